@@ -1,0 +1,189 @@
+"""Facts about models and VM sizes, loaded from the CSV tables in stacks/data (sources noted there).
+
+Two kinds of model:
+- KAITO presets (GPU): what KAITO 0.6.0's admission webhook demands of the VM size and node count.
+- Template models (CPU): an OpenAI-compatible llama.cpp server kaito-aks describes itself, run by
+  KAITO as an `inference.template` Workspace on a D-series VM, so a stack needs no GPU quota.
+
+The fit rules mirror KAITO 0.6.0's webhook (api/v1beta1/workspace_validation.go): with `count`
+nodes of a size, count x GPUs >= the preset's GPU count, each GPU's memory >= the preset's per-GPU
+requirement, and count x total GPU memory >= the preset's total requirement.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class PresetModel:
+    """A KAITO 0.6.0 preset and the GPU resources its webhook demands."""
+
+    name: str
+    gpu_count: int
+    total_gpu_memory_gib: float
+    per_gpu_memory_gib: float
+    needs_model_access_secret: bool
+
+
+@dataclass(frozen=True)
+class TemplateModel:
+    """A small instruct model served on CPU by a pinned llama.cpp server image."""
+
+    name: str
+    hf_repo: str
+    quantization: str
+    parameters_billions: float
+    min_vcpus: int
+    min_memory_gib: int
+
+
+@dataclass(frozen=True)
+class VmSize:
+    """An Azure VM size: GPUs as KAITO counts them, vCPUs, quota family and list price."""
+
+    name: str
+    gpu_model: str
+    gpu_count: int
+    total_gpu_memory_gib: float
+    vcpus: int
+    memory_gib: float
+    quota_family: str
+    price_usd_per_hour: Optional[float]
+    price_region: str
+    price_as_of: str
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu_count > 0
+
+    @property
+    def per_gpu_memory_gib(self) -> float:
+        return self.total_gpu_memory_gib / self.gpu_count if self.gpu_count else 0.0
+
+
+# Model served by the llama.cpp image below. The GGUF is downloaded from Hugging Face when the pod
+# starts (public repository, no token), into a writable cache volume.
+LLAMA_CPP_SERVER_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b8840"
+
+TEMPLATE_MODELS: dict[str, TemplateModel] = {
+    "qwen2.5-0.5b-instruct": TemplateModel(
+        name="qwen2.5-0.5b-instruct",
+        hf_repo="Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+        quantization="Q4_K_M",
+        parameters_billions=0.5,
+        min_vcpus=4,
+        min_memory_gib=8,
+    ),
+}
+
+# Sizes KAITO's list knows but kaito-aks will not use, and why (said back to the user verbatim).
+EXCLUDED_SIZES: dict[str, str] = {
+    "Standard_NC6s_v3": "V100 sizes were retired by Azure on 2025-09-30",
+    "Standard_NC12s_v3": "V100 sizes were retired by Azure on 2025-09-30",
+    "Standard_NC24s_v3": "V100 sizes were retired by Azure on 2025-09-30",
+    "Standard_NC24rs_v3": "V100 sizes were retired by Azure on 2025-09-30",
+    "Standard_ND96asr_A100_v4": "it is KAITO's spelling of an Azure size that exists only as Standard_ND96asr_v4",
+    "Standard_NG32ads_V620_v1": "the AKS AI toolchain operator add-on does not support AMD GPUs",
+    "Standard_NG32adms_V620_v1": "the AKS AI toolchain operator add-on does not support AMD GPUs",
+}
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    with open(DATA_DIR / name, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+
+
+def _gib(quantity: str) -> float:
+    if not quantity.endswith("Gi"):
+        raise ValueError(f"expected a Gi quantity, got {quantity!r}")
+    return float(quantity[:-2])
+
+
+def load_presets() -> dict[str, PresetModel]:
+    return {
+        row["preset"]: PresetModel(
+            name=row["preset"],
+            gpu_count=int(row["gpu_count"]),
+            total_gpu_memory_gib=_gib(row["total_gpu_memory"]),
+            per_gpu_memory_gib=_gib(row["per_gpu_memory"]),
+            needs_model_access_secret=row["needs_model_access_secret"] == "True",
+        )
+        for row in _read_csv("kaito-presets-addon-v0.6.0.csv")
+    }
+
+
+def load_vm_sizes() -> dict[str, VmSize]:
+    return {
+        row["sku"]: VmSize(
+            name=row["sku"],
+            gpu_model=row["gpu_model"],
+            gpu_count=int(row["gpu_count"]),
+            total_gpu_memory_gib=float(row["total_gpu_memory_gib"]),
+            vcpus=int(row["vcpus"]),
+            memory_gib=float(row["memory_gib"]),
+            quota_family=row["quota_family"],
+            price_usd_per_hour=float(row["price_usd_per_hour"]) if row["price_usd_per_hour"] else None,
+            price_region=row["price_region"],
+            price_as_of=row["price_as_of"],
+        )
+        for row in _read_csv("vm-sizes.csv")
+    }
+
+
+PRESETS: dict[str, PresetModel] = load_presets()
+VM_SIZES: dict[str, VmSize] = load_vm_sizes()
+
+
+def preset_shortfalls(preset: PresetModel, size: VmSize, node_count: int) -> list[str]:
+    """Why KAITO 0.6.0's webhook would reject `preset` on `node_count` nodes of `size` (empty: fits)."""
+    problems = []
+    if node_count * size.gpu_count < preset.gpu_count:
+        problems.append(
+            f"{node_count} x {size.name} has {node_count * size.gpu_count} GPU(s); "
+            f"{preset.name} needs {preset.gpu_count}"
+        )
+    if size.gpu_count and size.per_gpu_memory_gib < preset.per_gpu_memory_gib:
+        problems.append(
+            f"{size.name} has {size.per_gpu_memory_gib:g} GiB per GPU; "
+            f"{preset.name} needs {preset.per_gpu_memory_gib:g} GiB per GPU"
+        )
+    if node_count * size.total_gpu_memory_gib < preset.total_gpu_memory_gib:
+        problems.append(
+            f"{node_count} x {size.name} has {node_count * size.total_gpu_memory_gib:g} GiB of GPU memory; "
+            f"{preset.name} needs {preset.total_gpu_memory_gib:g} GiB"
+        )
+    return problems
+
+
+def template_shortfalls(model: TemplateModel, size: VmSize) -> list[str]:
+    """Why `size` cannot serve the CPU `model` (empty: fits)."""
+    problems = []
+    if size.has_gpu:
+        problems.append(f"{size.name} is a GPU size; CPU models run on Standard_D* sizes")
+    if size.vcpus < model.min_vcpus:
+        problems.append(f"{size.name} has {size.vcpus} vCPUs; {model.name} needs {model.min_vcpus}")
+    if size.memory_gib < model.min_memory_gib:
+        problems.append(f"{size.name} has {size.memory_gib:g} GiB of memory; {model.name} needs {model.min_memory_gib}")
+    return problems
+
+
+def sizes_that_fit(model_name: str, node_count: int) -> list[VmSize]:
+    """Every catalog size that can serve `model_name` on `node_count` nodes, cheapest first."""
+    if model_name in PRESETS:
+        preset = PRESETS[model_name]
+        fits = [s for s in VM_SIZES.values() if s.has_gpu and not preset_shortfalls(preset, s, node_count)]
+    else:
+        template = TEMPLATE_MODELS[model_name]
+        fits = [s for s in VM_SIZES.values() if not template_shortfalls(template, s)]
+    return sorted(fits, key=_price_order)
+
+
+def _price_order(size: VmSize) -> tuple[bool, float, str]:
+    # Sizes without a verified price go last; ties break on name so the order is stable.
+    return (size.price_usd_per_hour is None, size.price_usd_per_hour or 0.0, size.name)

@@ -1,0 +1,90 @@
+"""Wire the components together for one stack and return what the stack exports."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+
+from components.cluster import AksCluster, AksClusterArgs
+from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, llama_cpp_pod_template
+from stacks import catalog
+from stacks.settings import Settings
+
+
+def compose(settings: Settings) -> dict[str, Any]:
+    """Build the stack described by `settings`; return its outputs, keyed by export name."""
+    cluster = AksCluster(
+        "cluster",
+        AksClusterArgs(
+            resource_group_name=settings.resource_group_name,
+            cluster_name=settings.cluster_name,
+            location=settings.location,
+            system_node_vm_size=settings.system_node_vm_size,
+            system_node_count=settings.system_node_count,
+            kubernetes_version=settings.kubernetes_version,
+            tags=settings.tags,
+        ),
+    )
+
+    labels = kubernetes_labels(settings, component="inference")
+    hf_token: Optional[pulumi.Output[str]] = None
+    if settings.needs_model_access_secret and settings.hf_token is not None:
+        hf_token = pulumi.Output.secret(settings.hf_token.reveal())
+    workspace = KaitoWorkspace(
+        "model",
+        KaitoWorkspaceArgs(
+            workspace_name=settings.workspace_name,
+            namespace=settings.namespace,
+            instance_type=settings.instance_type,
+            node_count=settings.node_count,
+            model=settings.model,
+            preset=settings.model if settings.is_preset else None,
+            pod_template=None if settings.is_preset else cpu_model_pod_template(settings, labels),
+            hf_token=hf_token,
+            readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
+            labels=labels,
+        ),
+        provider=cluster.provider,
+    )
+
+    return {
+        "resourceGroupName": cluster.resource_group_name,
+        "clusterName": cluster.cluster_name,
+        "oidcIssuerUrl": cluster.oidc_issuer_url,
+        "kubeconfig": cluster.kubeconfig,
+        "namespace": workspace.namespace,
+        "workspaceName": workspace.workspace_name,
+        "model": settings.model,
+        "instanceType": settings.instance_type,
+        "inferenceEndpoint": workspace.inference_endpoint,
+    }
+
+
+def kubernetes_labels(settings: Settings, component: str) -> dict[str, str]:
+    """The recommended app.kubernetes.io labels for this stack's objects."""
+    return {
+        "app.kubernetes.io/name": "kaito-aks",
+        "app.kubernetes.io/instance": settings.workspace_name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "kaito-aks",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def cpu_model_pod_template(settings: Settings, labels: dict[str, str]) -> dict[str, Any]:
+    """llama.cpp serving a CPU template model, sized for the chosen D-series VM."""
+    model = catalog.TEMPLATE_MODELS[settings.model]
+    size = settings.vm_size
+    return llama_cpp_pod_template(
+        image=catalog.LLAMA_CPP_SERVER_IMAGE,
+        hf_repo=model.hf_repo,
+        quantization=model.quantization,
+        alias=model.name,
+        cpu_request=str(model.min_vcpus),
+        # Leave one vCPU for the kubelet and system daemons on the node.
+        cpu_limit=str(size.vcpus - 1),
+        memory_request=f"{model.min_memory_gib}Gi",
+        memory_limit=f"{int(size.memory_gib // 2)}Gi",
+        labels=labels,
+    )

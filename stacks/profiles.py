@@ -1,0 +1,46 @@
+"""What to build for each model size: data, not code. `kaito-aks:modelSize` picks one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One model size: the model, VM sizes in order of preference and how long readiness may take."""
+
+    model: str
+    """A KAITO 0.6.0 preset, or a CPU template model from stacks/catalog.TEMPLATE_MODELS."""
+    instance_types: tuple[str, ...]
+    """VM sizes that fit the model, most preferred first; the first is used unless overridden."""
+    readiness_timeout_minutes: int
+    """How long `pulumi up` waits for WorkspaceSucceeded: node provisioning plus model download."""
+    summary: str
+
+
+PROFILES: dict[str, Profile] = {
+    "cpu": Profile(
+        model="qwen2.5-0.5b-instruct",
+        instance_types=("Standard_D8s_v5", "Standard_D16s_v5"),
+        readiness_timeout_minutes=30,
+        summary="Qwen2.5-0.5B-Instruct on CPU (llama.cpp); no GPU quota needed",
+    ),
+    "small": Profile(
+        model="phi-4-mini-instruct",
+        instance_types=("Standard_NV36ads_A10_v5", "Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5"),
+        readiness_timeout_minutes=40,
+        summary="Phi-4-mini-instruct on one A10",
+    ),
+    "medium": Profile(
+        model="phi-4",
+        instance_types=("Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5"),
+        readiness_timeout_minutes=45,
+        summary="Phi-4 (14B) on one A100 80GB",
+    ),
+    "large": Profile(
+        model="llama-3.3-70b-instruct",
+        instance_types=("Standard_NC96ads_A100_v4", "Standard_ND96amsr_A100_v4"),
+        readiness_timeout_minutes=75,
+        summary="Llama-3.3-70B-Instruct on four A100 80GB (needs a Hugging Face token)",
+    ),
+}

@@ -1,0 +1,355 @@
+"""The one place config is read. Every config error is raised here, before any resource exists.
+
+`read_settings()` reads the stack's config through pulumi.Config; `parse_settings()` turns raw
+strings into validated, typed, immutable Settings (pure, so it is testable without Pulumi). A bad
+value fails with a ConfigError naming the key, the value and a valid alternative. ConfigError is a
+pulumi.RunError, so the CLI prints the message alone, without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import pulumi
+
+from stacks import catalog
+from stacks.profiles import PROFILES, Profile
+
+PROJECT = "kaito-aks"
+
+# Keys read from the `kaito-aks:` namespace, with the defaults Pulumi.yaml declares (tests check
+# the two agree). "" means "not set": Pulumi's project config schema needs a default for a key to
+# be optional, and the profile supplies the real value.
+DEFAULTS: dict[str, str] = {
+    "modelSize": "cpu",
+    "model": "",
+    "instanceType": "",
+    "nodeCount": "1",
+    "namespace": "kaito",
+    "workspaceName": "",
+    "kubernetesVersion": "",
+    "systemNodeVmSize": "Standard_D4s_v5",
+    "systemNodeCount": "1",
+}
+# Keys Pulumi.yaml cannot declare with a type: `tags` is a map (the schema has no object type) and
+# `hfToken` is an optional secret (a typed key without a default is required, and a secret's
+# default would sit in plain text in Pulumi.yaml).
+UNTYPED_KEYS = ("hfToken", "tags")
+LOCATION_KEY = "azure-native:location"
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+KUBERNETES_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+AZURE_VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
+# Azure tag names may not contain these characters; names are at most 512, values 256 characters.
+TAG_NAME_FORBIDDEN = set('<>%&\\?/')
+
+
+class ConfigError(pulumi.RunError):
+    """A stack config value is wrong; the message says which key, what value and what would work."""
+
+
+class SecretStr:
+    """A secret config value that never shows itself in a repr, a log line or an exception."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('[secret]')"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one stack needs, validated. Built only by parse_settings()."""
+
+    project: str
+    stack: str
+    location: str
+    model_size: str
+    profile: Profile
+    model: str
+    is_preset: bool
+    instance_type: str
+    vm_size: catalog.VmSize
+    node_count: int
+    namespace: str
+    workspace_name: str
+    kubernetes_version: Optional[str]
+    system_node_vm_size: str
+    system_node_count: int
+    hf_token: Optional[SecretStr]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_model_access_secret(self) -> bool:
+        return self.is_preset and catalog.PRESETS[self.model].needs_model_access_secret
+
+    @property
+    def resource_group_name(self) -> str:
+        return f"rg-{self.project}-{_azure_safe(self.stack)}"
+
+    @property
+    def cluster_name(self) -> str:
+        return f"aks-{self.project}-{_azure_safe(self.stack)}"
+
+
+def read_settings() -> Settings:
+    """Read this stack's config (the only place config is read) and validate it."""
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Optional[str]] = {key: config.get(key) for key in (*DEFAULTS, *UNTYPED_KEYS)}
+    raw[LOCATION_KEY] = pulumi.Config("azure-native").get("location")
+    return parse_settings(raw, project=PROJECT, stack=pulumi.get_stack())
+
+
+def parse_settings(raw: Mapping[str, Optional[str]], project: str, stack: str) -> Settings:
+    """Validate raw config strings; raise one ConfigError listing every problem found."""
+    problems: list[str] = []
+
+    def value(key: str) -> str:
+        found = raw.get(key)
+        return DEFAULTS.get(key, "") if found is None else found.strip()
+
+    location = (raw.get(LOCATION_KEY) or "").strip()
+    if not location:
+        problems.append(
+            f"{LOCATION_KEY} is not set; set the Azure region, e.g. "
+            f"`pulumi config set {LOCATION_KEY} eastus`"
+        )
+
+    model_size = value("modelSize")
+    profile = PROFILES.get(model_size)
+    if profile is None:
+        raise ConfigError(
+            f"{project}:modelSize '{model_size}' is not a model size; use one of {', '.join(PROFILES)} "
+            f"(e.g. `pulumi config set {project}:modelSize small`)"
+        )
+
+    node_count = _parse_int(f"{project}:nodeCount", value("nodeCount"), minimum=1, problems=problems)
+    system_node_count = _parse_int(
+        f"{project}:systemNodeCount", value("systemNodeCount"), minimum=1, problems=problems, maximum=100
+    )
+
+    model = value("model") or profile.model
+    is_preset = model in catalog.PRESETS
+    if not is_preset and model not in catalog.TEMPLATE_MODELS:
+        raise ConfigError(
+            f"{project}:model '{model}' is not a KAITO 0.6.0 preset nor a CPU model kaito-aks serves; "
+            f"use one of {', '.join(sorted(catalog.PRESETS))} (GPU) or "
+            f"{', '.join(sorted(catalog.TEMPLATE_MODELS))} (CPU)" + _closest_hint(model, catalog.PRESETS)
+        )
+    if is_preset and model_size == "cpu":
+        problems.append(
+            f"{project}:model '{model}' is a GPU preset but {project}:modelSize is 'cpu'; "
+            f"set {project}:modelSize to small, medium or large, or use a CPU model: "
+            f"{', '.join(sorted(catalog.TEMPLATE_MODELS))}"
+        )
+    if not is_preset and model_size != "cpu":
+        problems.append(
+            f"{project}:model '{model}' runs on CPU but {project}:modelSize is '{model_size}'; "
+            f"set {project}:modelSize to cpu, or pick a GPU preset such as {PROFILES[model_size].model}"
+        )
+
+    explicit_instance_type = value("instanceType")
+    instance_type = explicit_instance_type or _default_instance_type(profile, model, node_count or 1)
+    vm_size = _check_instance_type(project, model, instance_type, node_count or 1, problems)
+
+    hf_token_value = raw.get("hfToken") or ""
+    hf_token = SecretStr(hf_token_value.strip()) if hf_token_value.strip() else None
+    if is_preset and catalog.PRESETS[model].needs_model_access_secret and hf_token is None:
+        problems.append(
+            f"{project}:hfToken is not set, and {model} downloads its weights from Hugging Face at run "
+            f"time; accept the model's licence on huggingface.co, create a read token and run "
+            f"`pulumi config set --secret {project}:hfToken <token>` (or choose a model that needs none, "
+            f"e.g. phi-4)"
+        )
+
+    namespace = value("namespace")
+    _check_dns_label(f"{project}:namespace", namespace, "kaito", problems)
+    workspace_name = value("workspaceName") or _workspace_name_for(model)
+    _check_dns_label(f"{project}:workspaceName", workspace_name, _workspace_name_for(model), problems)
+
+    kubernetes_version = value("kubernetesVersion") or None
+    if kubernetes_version and not KUBERNETES_VERSION.match(kubernetes_version):
+        problems.append(
+            f"{project}:kubernetesVersion '{kubernetes_version}' is not a version AKS accepts; use "
+            f"<major>.<minor> or <major>.<minor>.<patch> (e.g. 1.33), or leave it unset for the AKS default "
+            f"(`az aks get-versions -l <region>` lists them)"
+        )
+
+    system_node_vm_size = value("systemNodeVmSize")
+    if not AZURE_VM_SIZE.match(system_node_vm_size):
+        problems.append(
+            f"{project}:systemNodeVmSize '{system_node_vm_size}' is not an Azure VM size name; "
+            f"use e.g. Standard_D4s_v5"
+        )
+    elif system_node_vm_size in catalog.VM_SIZES and catalog.VM_SIZES[system_node_vm_size].has_gpu:
+        problems.append(
+            f"{project}:systemNodeVmSize '{system_node_vm_size}' is a GPU size; the system pool only runs "
+            f"cluster services and the demo app — use e.g. Standard_D4s_v5 (KAITO adds GPU nodes itself)"
+        )
+
+    tags = _parse_tags(project, raw.get("tags"), problems)
+
+    if problems:
+        raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(problems))
+
+    assert vm_size is not None and node_count is not None and system_node_count is not None
+    standard_tags = {
+        "project": project,
+        "stack": stack,
+        "modelSize": model_size,
+        "managed-by": "pulumi",
+    }
+    merged_tags = dict(sorted({**tags, **standard_tags}.items()))
+    return Settings(
+        project=project,
+        stack=stack,
+        location=location,
+        model_size=model_size,
+        profile=profile,
+        model=model,
+        is_preset=is_preset,
+        instance_type=instance_type,
+        vm_size=vm_size,
+        node_count=node_count,
+        namespace=namespace,
+        workspace_name=workspace_name,
+        kubernetes_version=kubernetes_version,
+        system_node_vm_size=system_node_vm_size,
+        system_node_count=system_node_count,
+        hf_token=hf_token,
+        tags=merged_tags,
+    )
+
+
+def _parse_int(
+    key: str, text: str, minimum: int, problems: list[str], maximum: Optional[int] = None
+) -> Optional[int]:
+    try:
+        number = int(text)
+    except ValueError:
+        problems.append(f"{key} '{text}' is not a whole number; use e.g. {minimum}")
+        return None
+    if number < minimum or (maximum is not None and number > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        problems.append(f"{key} '{number}' must be at least {minimum}{upper}; use e.g. {minimum}")
+        return None
+    return number
+
+
+def _default_instance_type(profile: Profile, model: str, node_count: int) -> str:
+    """The profile's first size that fits the model; else the cheapest catalog size that does."""
+    for name in profile.instance_types:
+        if name in catalog.VM_SIZES and not _shortfalls(model, catalog.VM_SIZES[name], node_count):
+            return name
+    fitting = catalog.sizes_that_fit(model, node_count)
+    return fitting[0].name if fitting else profile.instance_types[0]
+
+
+def _shortfalls(model: str, size: catalog.VmSize, node_count: int) -> list[str]:
+    if model in catalog.PRESETS:
+        preset = catalog.PRESETS[model]
+        if not size.has_gpu:
+            return [f"{size.name} has no GPU; {model} is a GPU preset"]
+        return catalog.preset_shortfalls(preset, size, node_count)
+    return catalog.template_shortfalls(catalog.TEMPLATE_MODELS[model], size)
+
+
+def _check_instance_type(
+    project: str, model: str, instance_type: str, node_count: int, problems: list[str]
+) -> Optional[catalog.VmSize]:
+    key = f"{project}:instanceType"
+    fitting = catalog.sizes_that_fit(model, node_count)
+    suggestion = (
+        f"sizes that fit {model} on {node_count} node(s), cheapest first: "
+        + ", ".join(f"{s.name} ({_price(s)})" for s in fitting[:6])
+        if fitting
+        else f"no catalog size fits {model} on {node_count} node(s); raise {project}:nodeCount"
+    )
+    if instance_type in catalog.EXCLUDED_SIZES:
+        problems.append(
+            f"{key} '{instance_type}' cannot be used: {catalog.EXCLUDED_SIZES[instance_type]}; {suggestion}"
+        )
+        return None
+    size = catalog.VM_SIZES.get(instance_type)
+    if size is None:
+        problems.append(f"{key} '{instance_type}' is not a VM size kaito-aks knows; {suggestion}")
+        return None
+    shortfalls = _shortfalls(model, size, node_count)
+    if shortfalls:
+        problems.append(
+            f"{key} '{instance_type}' cannot serve {model} (KAITO would reject it: "
+            f"{'; '.join(shortfalls)}); {suggestion}"
+        )
+        return None
+    return size
+
+
+def _price(size: catalog.VmSize) -> str:
+    if size.price_usd_per_hour is None:
+        return "price unknown"
+    return f"${size.price_usd_per_hour:g}/h"
+
+
+def _workspace_name_for(model: str) -> str:
+    # Preset names may hold dots (phi-3.5-mini-instruct); a Workspace name must be a DNS-1123 label.
+    return ("ws-" + re.sub(r"[^a-z0-9-]", "-", model.lower()))[:63].rstrip("-")
+
+
+def _check_dns_label(key: str, text: str, alternative: str, problems: list[str]) -> None:
+    if len(text) > 63 or not DNS1123_LABEL.match(text):
+        problems.append(
+            f"{key} '{text}' is not a DNS-1123 label (lower-case letters, digits and '-', starting and "
+            f"ending with a letter or digit, at most 63 characters); use e.g. '{alternative}'"
+        )
+
+
+def _parse_tags(project: str, text: Optional[str], problems: list[str]) -> dict[str, str]:
+    key = f"{project}:tags"
+    example = f"`pulumi config set --path '{project}:tags.owner' platform-team`"
+    if not text:
+        return {}
+    try:
+        tags = json.loads(text)
+    except json.JSONDecodeError:
+        problems.append(f"{key} '{text}' is not a map of names to values; set tags with {example}")
+        return {}
+    if not isinstance(tags, dict):
+        problems.append(f"{key} {json.dumps(tags)} is not a map of names to values; set tags with {example}")
+        return {}
+    clean: dict[str, str] = {}
+    for name, tag_value in tags.items():
+        if isinstance(tag_value, (dict, list)) or tag_value is None:
+            problems.append(
+                f"{key}.{name} {json.dumps(tag_value)} is not a plain value; Azure tags are strings, e.g. {example}"
+            )
+            continue
+        if not name or len(name) > 512 or TAG_NAME_FORBIDDEN & set(name):
+            problems.append(
+                f"{key} name '{name}' is not a valid Azure tag name (1-512 characters, none of < > % & \\ ? /); "
+                f"use e.g. 'cost-center'"
+            )
+            continue
+        text_value = str(tag_value).lower() if isinstance(tag_value, bool) else str(tag_value)
+        if len(text_value) > 256:
+            problems.append(f"{key}.{name} is {len(text_value)} characters; Azure allows at most 256")
+            continue
+        clean[name] = text_value
+    return clean
+
+
+def _closest_hint(text: str, names: Mapping[str, object]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(text, list(names), n=1)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def _azure_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", text).strip("-").lower()

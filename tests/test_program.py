@@ -1,0 +1,314 @@
+"""The whole program under mocks, per model size and per stack file: what each resource receives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from tests.harness import ProgramRun, run_program, stack_config
+from tests.programs import HF_TOKEN, size_config
+
+SCHEMA = json.loads(
+    (Path(__file__).parent / "schemas" / "workspace-v1beta1-v0.6.0.strict.schema.json").read_text()
+)
+KUBERNETES_VERSION = "1.33"
+WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+EXPECTED = {
+    "cpu": ("qwen2.5-0.5b-instruct", "Standard_D8s_v5"),
+    "small": ("phi-4-mini-instruct", "Standard_NV36ads_A10_v5"),
+    "medium": ("phi-4", "Standard_NC24ads_A100_v4"),
+    "large": ("llama-3.3-70b-instruct", "Standard_NC96ads_A100_v4"),
+}
+OUTPUTS = {
+    "resourceGroupName", "clusterName", "oidcIssuerUrl", "kubeconfig", "namespace",
+    "workspaceName", "model", "instanceType", "inferenceEndpoint",
+}
+
+_runs: dict[str, ProgramRun] = {}
+
+
+def program_for(model_size: str) -> ProgramRun:
+    # One run per size is shared by the read-only assertions below: it keeps the suite fast.
+    if model_size not in _runs:
+        config = size_config(model_size)
+        secret_keys = ("kaito-aks:hfToken",) if "kaito-aks:hfToken" in config else ()
+        _runs[model_size] = run_program(config, secret_keys=secret_keys)
+    return _runs[model_size]
+
+
+def workspace_object(run: ProgramRun) -> dict:
+    inputs = dict(run.one(WORKSPACE).inputs)
+    inputs.pop("__defaults", None)
+    return inputs
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_cluster_enables_the_kaito_addon_oidc_issuer_and_workload_identity(model_size):
+    cluster = program_for(model_size).one(CLUSTER).inputs
+    assert cluster["aiToolchainOperatorProfile"] == {"enabled": True}
+    assert cluster["oidcIssuerProfile"] == {"enabled": True}
+    assert cluster["securityProfile"] == {"workloadIdentity": {"enabled": True}}
+    assert cluster["identity"] == {"type": "SystemAssigned"}
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_every_size_serves_its_profile_model_on_its_profile_vm(model_size):
+    run = program_for(model_size)
+    model, instance_type = EXPECTED[model_size]
+    manifest = workspace_object(run)
+    assert manifest["resource"]["instanceType"] == instance_type
+    assert manifest["resource"]["count"] == 1
+    assert run.outputs["model"] == model
+    assert run.outputs["instanceType"] == instance_type
+    if model_size == "cpu":
+        assert "template" in manifest["inference"] and "preset" not in manifest["inference"]
+    else:
+        assert manifest["inference"]["preset"]["name"] == model
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_workspace_manifest_is_valid_against_kaito_0_6_0_strict_schema(model_size):
+    manifest = workspace_object(program_for(model_size))
+    jsonschema.validate(manifest, SCHEMA)
+    assert "spec" not in manifest
+
+
+def test_schema_check_catches_a_spec_wrapper():
+    # Guards the guard: the strict schema must reject the classic mistake of a `spec:` wrapper.
+    manifest = workspace_object(program_for("small"))
+    wrapped = {k: v for k, v in manifest.items() if k not in ("resource", "inference")}
+    wrapped["spec"] = {"resource": manifest["resource"], "inference": manifest["inference"]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(wrapped, SCHEMA)
+
+
+def test_cpu_model_pod_template_is_a_valid_hardened_kubernetes_pod():
+    template = workspace_object(program_for("cpu"))["inference"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check", **template["metadata"]}, "spec": template["spec"]}
+    kubernetes_validate.validate(pod, KUBERNETES_VERSION, strict=True)
+    (container,) = template["spec"]["containers"]
+    assert container["image"].startswith("ghcr.io/ggml-org/llama.cpp:server-b")
+    assert not container["image"].endswith(":latest")
+    assert {"containerPort": 5000, "name": "http", "protocol": "TCP"} in container["ports"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": 5000}
+    assert set(container["resources"]) == {"requests", "limits"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert template["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/cache", "/tmp"} <= mounts
+    assert {"name": "LLAMA_CACHE", "value": "/cache"} in container["env"]
+    args = container["args"]
+    assert args[args.index("--port") + 1] == "5000"
+    assert args[args.index("-hf") + 1] == "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M"
+    assert args[args.index("--alias") + 1] == "qwen2.5-0.5b-instruct"
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_kubernetes_objects_are_valid_and_labelled(model_size):
+    run = program_for(model_size)
+    for resource in run.resources:
+        if resource.type in ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret"):
+            obj = {k: v for k, v in resource.inputs.items() if k != "__defaults"}
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        if resource.type.startswith("kubernetes:") and resource.type != WORKSPACE:
+            labels = resource.inputs["metadata"]["labels"]
+            assert labels["app.kubernetes.io/part-of"] == "kaito-aks"
+            assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_workspace_is_bound_to_the_clusters_provider_and_waits_for_readiness(model_size):
+    run = program_for(model_size)
+    provider = run.one("pulumi:providers:kubernetes")
+    workspace = run.one(WORKSPACE)
+    assert workspace.provider.startswith(provider.urn + "::")
+    for resource in run.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert resource.provider.startswith(provider.urn + "::"), resource.name
+    annotations = workspace.inputs["metadata"]["annotations"]
+    assert annotations["pulumi.com/waitFor"] == "condition=WorkspaceSucceeded"
+    timeout_seconds = int(annotations["pulumi.com/timeoutSeconds"])
+    assert timeout_seconds >= (40 * 60 if model_size != "cpu" else 20 * 60)
+    assert workspace.custom_timeouts["create"] == f"{timeout_seconds // 60}m"
+    assert workspace.replace_on_changes == ["resource.instanceType"]
+    assert workspace.delete_before_replace is True
+
+
+def test_large_model_waits_at_least_forty_minutes():
+    annotations = workspace_object(program_for("large"))["metadata"]["annotations"]
+    assert int(annotations["pulumi.com/timeoutSeconds"]) >= 40 * 60
+
+
+def test_kubernetes_provider_survives_kubeconfig_rotation_and_a_deleted_cluster():
+    run = program_for("small")
+    provider = run.one("pulumi:providers:kubernetes")
+    cluster = run.one(CLUSTER)
+    assert provider.inputs["clusterIdentifier"].endswith("/managedClusters/aks-kaito-aks-test")
+    assert provider.inputs["deleteUnreachable"] == "true"
+    assert "kubeconfig" in provider.secret_paths
+    assert provider.inputs["kubeconfig"].startswith("apiVersion: v1")
+    assert cluster.urn in provider.dependencies
+
+
+def test_kaito_gpu_pools_do_not_make_later_previews_change_the_cluster():
+    cluster = program_for("small").one(CLUSTER)
+    assert cluster.ignore_changes == ["agentPoolProfiles"]
+    (system_pool,) = cluster.inputs["agentPoolProfiles"]
+    wanted = {
+        "name": "system", "mode": "System", "osType": "Linux", "type": "VirtualMachineScaleSets",
+        "vmSize": "Standard_D4s_v5", "count": 1,
+    }
+    assert {key: system_pool.get(key) for key in wanted} == wanted
+
+
+def test_cluster_runs_a_network_policy_engine():
+    network = program_for("cpu").one(CLUSTER).inputs["networkProfile"]
+    wanted = {
+        "networkPlugin": "azure", "networkPluginMode": "overlay",
+        "networkDataplane": "cilium", "networkPolicy": "cilium",
+    }
+    assert {key: network.get(key) for key in wanted} == wanted
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_every_output_is_exported_and_the_kubeconfig_is_secret(model_size):
+    run = program_for(model_size)
+    assert set(run.outputs) == OUTPUTS
+    assert all(run.outputs[name] for name in OUTPUTS), run.outputs
+    assert run.secret_outputs == {"kubeconfig"}
+    assert run.outputs["oidcIssuerUrl"].startswith("https://eastus.oic.prod-aks.azure.com/")
+    name, namespace = run.outputs["workspaceName"], run.outputs["namespace"]
+    assert run.outputs["inferenceEndpoint"] == f"http://{name}.{namespace}.svc.cluster.local/v1"
+
+
+def test_model_needing_a_token_gets_a_secret_referenced_by_model_access_secret():
+    run = program_for("large")
+    secret = run.one("kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"] == {"HF_TOKEN": HF_TOKEN}
+    assert secret.secret_paths == ["stringData.HF_TOKEN"] or "stringData" in secret.secret_paths[0]
+    preset = workspace_object(run)["inference"]["preset"]
+    assert preset["presetOptions"] == {"modelAccessSecret": secret.inputs["metadata"]["name"]}
+    assert secret.urn in run.one(WORKSPACE).dependencies
+
+
+@pytest.mark.parametrize("model_size", ["small", "medium"])
+def test_models_with_bundled_weights_get_no_access_secret(model_size):
+    # KAITO 0.6.0 rejects modelAccessSecret for presets whose weights ship in the image.
+    run = program_for(model_size)
+    assert run.of_type("kubernetes:core/v1:Secret") == []
+    assert "presetOptions" not in workspace_object(run)["inference"]["preset"]
+
+
+def test_a_token_set_for_a_model_that_needs_none_is_not_used():
+    run = run_program(size_config("small", hfToken=HF_TOKEN), secret_keys=("kaito-aks:hfToken",))
+    assert run.of_type("kubernetes:core/v1:Secret") == []
+    assert "presetOptions" not in workspace_object(run)["inference"]["preset"]
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_the_token_never_appears_outside_a_secret(model_size):
+    run = program_for(model_size)
+    for resource in run.resources:
+        plain = json.dumps({k: v for k, v in resource.inputs.items() if k not in ("stringData", "kubeconfig")})
+        assert HF_TOKEN not in plain, resource.name
+    assert HF_TOKEN not in json.dumps({k: v for k, v in run.outputs.items()})
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_children_are_parented_to_their_components(model_size):
+    run = program_for(model_size)
+    components = {r.urn: r.type for r in run.resources if r.type.startswith("kaito-aks:")}
+    assert set(components.values()) == {"kaito-aks:cluster:AksCluster", "kaito-aks:workspace:KaitoWorkspace"}
+    for resource in run.resources:
+        if not resource.type.startswith("kaito-aks:"):
+            assert resource.parent in components, f"{resource.name} is not inside a component"
+
+
+def test_standard_and_user_tags_reach_every_azure_resource():
+    run = run_program(size_config("cpu", tags={"owner": "platform-team", "cost-center": "42"}))
+    expected = {
+        "project": "kaito-aks", "stack": "test", "modelSize": "cpu", "managed-by": "pulumi",
+        "owner": "platform-team", "cost-center": "42",
+    }
+    azure = [r for r in run.resources if r.type.startswith("azure-native:")]
+    assert len(azure) == 2
+    for resource in azure:
+        assert resource.inputs["tags"] == expected
+
+
+def test_user_tags_cannot_override_the_standard_tags():
+    run = run_program(size_config("cpu", tags={"stack": "prod"}))
+    assert run.one(CLUSTER).inputs["tags"]["stack"] == "test"
+
+
+def test_overrides_reach_the_resources():
+    run = run_program(size_config(
+        "medium", instanceType="Standard_NC40ads_H100_v5", nodeCount=2, namespace="models",
+        workspaceName="phi", kubernetesVersion="1.33", systemNodeVmSize="Standard_D8s_v5", systemNodeCount=3,
+    ))
+    manifest = workspace_object(run)
+    assert manifest["resource"]["instanceType"] == "Standard_NC40ads_H100_v5"
+    assert manifest["resource"]["count"] == 2
+    assert manifest["metadata"]["name"] == "phi"
+    assert manifest["metadata"]["namespace"] == "models"
+    cluster = run.one(CLUSTER).inputs
+    assert cluster["kubernetesVersion"] == "1.33"
+    assert cluster["agentPoolProfiles"][0]["vmSize"] == "Standard_D8s_v5"
+    assert cluster["agentPoolProfiles"][0]["count"] == 3
+    assert run.outputs["inferenceEndpoint"] == "http://phi.models.svc.cluster.local/v1"
+
+
+def test_model_override_picks_the_first_profile_size_that_fits():
+    # phi-3-medium needs 28 GiB: the small profile's A10 (24 GiB) is skipped for its A100.
+    run = run_program(size_config("small", model="phi-3-medium-4k-instruct"))
+    assert workspace_object(run)["resource"]["instanceType"] == "Standard_NC24ads_A100_v4"
+
+
+def test_kubernetes_version_is_left_to_aks_by_default():
+    assert "kubernetesVersion" not in program_for("cpu").one(CLUSTER).inputs
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_same_config_gives_identical_resource_inputs(model_size):
+    config = size_config(model_size)
+    secret_keys = ("kaito-aks:hfToken",) if "kaito-aks:hfToken" in config else ()
+    first, second = (run_program(config, secret_keys=secret_keys) for _ in range(2))
+    # Registration order depends on asyncio scheduling; what each resource receives must not.
+    assert by_urn(first) == by_urn(second)
+    assert len(by_urn(first)) == len(first.resources)
+
+
+def by_urn(run: ProgramRun) -> dict[str, str]:
+    return {r.urn: json.dumps(r.inputs, sort_keys=True) for r in run.resources}
+
+
+def test_dev_stack_file_deploys_the_cpu_profile():
+    run = run_program(stack_config("dev"), stack="dev")
+    assert run.outputs["model"] == "qwen2.5-0.5b-instruct"
+    assert run.outputs["instanceType"] == "Standard_D8s_v5"
+    assert run.outputs["resourceGroupName"] == "rg-kaito-aks-dev"
+    assert run.one("azure-native:resources:ResourceGroup").inputs["location"] == "eastus"
+    assert run.one(CLUSTER).inputs["tags"]["environment"] == "dev"
+    jsonschema.validate(workspace_object(run), SCHEMA)
+
+
+@pytest.mark.parametrize("stack_file", sorted(Path(__file__).resolve().parent.parent.glob("Pulumi.*.yaml")))
+def test_every_stack_file_runs_clean(stack_file):
+    stack = stack_file.name.split(".")[1]
+    config = stack_config(stack)
+    secret_keys = ()
+    if "kaito-aks:hfToken" in config:
+        pytest.skip("stack file holds an encrypted token; covered by the size tests")
+    run = run_program(config, stack=stack, secret_keys=secret_keys)
+    assert set(run.outputs) == OUTPUTS
+    jsonschema.validate(workspace_object(run), SCHEMA)

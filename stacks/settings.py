@@ -8,6 +8,7 @@ pulumi.RunError, so the CLI prints the message alone, without a Python traceback
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ KUBERNETES_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 AZURE_VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
 # Azure tag names may not contain these characters; names are at most 512, values 256 characters.
 TAG_NAME_FORBIDDEN = set('<>%&\\?/')
+RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 
 
 class ConfigError(pulumi.RunError):
@@ -127,7 +129,7 @@ def parse_settings(raw: Mapping[str, Optional[str]], project: str, stack: str) -
     if profile is None:
         raise ConfigError(
             f"{project}:modelSize '{model_size}' is not a model size; use one of {', '.join(PROFILES)} "
-            f"(e.g. `pulumi config set {project}:modelSize small`)"
+            f"(e.g. `pulumi config set {project}:modelSize small`)" + _closest_hint(model_size, list(PROFILES))
         )
 
     node_count = _parse_int(f"{project}:nodeCount", value("nodeCount"), minimum=1, problems=problems)
@@ -141,7 +143,8 @@ def parse_settings(raw: Mapping[str, Optional[str]], project: str, stack: str) -
         raise ConfigError(
             f"{project}:model '{model}' is not a KAITO 0.6.0 preset nor a CPU model kaito-aks serves; "
             f"use one of {', '.join(sorted(catalog.PRESETS))} (GPU) or "
-            f"{', '.join(sorted(catalog.TEMPLATE_MODELS))} (CPU)" + _closest_hint(model, catalog.PRESETS)
+            f"{', '.join(sorted(catalog.TEMPLATE_MODELS))} (CPU)"
+            + _closest_hint(model, [*catalog.PRESETS, *catalog.TEMPLATE_MODELS])
         )
     if is_preset and model_size == "cpu":
         problems.append(
@@ -171,6 +174,11 @@ def parse_settings(raw: Mapping[str, Optional[str]], project: str, stack: str) -
 
     namespace = value("namespace")
     _check_dns_label(f"{project}:namespace", namespace, "kaito", problems)
+    if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
+        problems.append(
+            f"{project}:namespace '{namespace}' belongs to the cluster itself and the stack creates (and "
+            f"on destroy deletes) its namespace; use a namespace of its own, e.g. 'kaito'"
+        )
     workspace_name = value("workspaceName") or _workspace_name_for(model)
     _check_dns_label(f"{project}:workspaceName", workspace_name, _workspace_name_for(model), problems)
 
@@ -344,10 +352,8 @@ def _parse_tags(project: str, text: Optional[str], problems: list[str]) -> dict[
     return clean
 
 
-def _closest_hint(text: str, names: Mapping[str, object]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(text, list(names), n=1)
+def _closest_hint(text: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(text, names, n=1)
     return f" — did you mean '{close[0]}'?" if close else ""
 
 

@@ -1,0 +1,48 @@
+"""Pulumi.yaml declares the config contract that stacks/settings reads, and the pins hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from stacks.settings import DEFAULTS, UNTYPED_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+def test_project_name_and_python_runtime():
+    assert PROJECT["name"] == "kaito-aks"
+    assert PROJECT["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+
+
+def test_every_key_settings_reads_is_declared_with_type_description_and_matching_default():
+    declared = PROJECT["config"]
+    assert set(declared) == set(DEFAULTS)
+    for key, schema in declared.items():
+        assert schema["type"] in ("string", "integer"), key
+        assert schema["description"].strip(), key
+        assert str(schema["default"]) == DEFAULTS[key], key
+
+
+def test_keys_the_schema_cannot_express_are_documented_in_pulumi_yaml():
+    text = (ROOT / "Pulumi.yaml").read_text()
+    for key in UNTYPED_KEYS:
+        assert f"kaito-aks:{key}" in text
+
+
+def test_dev_stack_uses_the_cpu_profile():
+    dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    assert dev["kaito-aks:modelSize"] == "cpu"
+    assert dev["azure-native:location"]
+
+
+def test_runtime_dependencies_are_pinned_to_the_required_majors():
+    pins = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    majors = {name: version.split(".")[0] for name, version in pins.items()}
+    assert majors == {"pulumi": "3", "pulumi-azure-native": "3", "pulumi-kubernetes": "4", "pulumi-random": "4"}

@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 import pulumi
 
@@ -106,12 +106,30 @@ def read_settings() -> Settings:
     config = pulumi.Config(PROJECT)
     raw: dict[str, Optional[str]] = {key: config.get(key) for key in (*DEFAULTS, *UNTYPED_KEYS)}
     raw[LOCATION_KEY] = pulumi.Config("azure-native").get("location")
-    return parse_settings(raw, project=PROJECT, stack=pulumi.get_stack())
+    return parse_settings(raw, project=PROJECT, stack=pulumi.get_stack(), present_keys=_present_config_keys())
 
 
-def parse_settings(raw: Mapping[str, Optional[str]], project: str, stack: str) -> Settings:
+def _present_config_keys() -> set[str]:
+    # Every key the stack sets, so a misspelt one (kaito-aks:modelsize) is caught instead of
+    # silently ignored. Pulumi hands config to the program either way below.
+    from pulumi.runtime import config as runtime_config
+
+    return {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
+
+
+def parse_settings(
+    raw: Mapping[str, Optional[str]], project: str, stack: str, present_keys: Iterable[str] = ()
+) -> Settings:
     """Validate raw config strings; raise one ConfigError listing every problem found."""
     problems: list[str] = []
+    known = [*DEFAULTS, *UNTYPED_KEYS]
+    for full_key in sorted(present_keys):
+        namespace, _, key = full_key.partition(":")
+        if namespace == project and key not in known:
+            problems.append(
+                f"{full_key} is not a kaito-aks setting{_closest_hint(key, known)} "
+                f"(settings: {', '.join(known)}); remove it with `pulumi config rm {full_key}`"
+            )
 
     def value(key: str) -> str:
         found = raw.get(key)

@@ -95,6 +95,10 @@ CASES = {
         size_config("cpu", systemNodeVmSize="Standard_NC24ads_A100_v4"),
         ["kaito-aks:systemNodeVmSize", "'Standard_NC24ads_A100_v4'", "Standard_D4s_v5"],
     ),
+    "a misspelt key": (
+        {**size_config("cpu"), "kaito-aks:modelsize": "small"},
+        ["kaito-aks:modelsize", "did you mean 'modelSize'?", "pulumi config rm kaito-aks:modelsize"],
+    ),
     "no region": (
         {"kaito-aks:modelSize": "cpu"},
         ["azure-native:location", "pulumi config set azure-native:location eastus"],

@@ -29,16 +29,11 @@ OUTPUTS = {
     "workspaceName", "model", "instanceType", "inferenceEndpoint",
 }
 
-_runs: dict[str, ProgramRun] = {}
-
-
 def program_for(model_size: str) -> ProgramRun:
-    # One run per size is shared by the read-only assertions below: it keeps the suite fast.
-    if model_size not in _runs:
-        config = size_config(model_size)
-        secret_keys = ("kaito-aks:hfToken",) if "kaito-aks:hfToken" in config else ()
-        _runs[model_size] = run_program(config, secret_keys=secret_keys)
-    return _runs[model_size]
+    """A fresh run of the program (new event loop, config and mocks) for one model size."""
+    config = size_config(model_size)
+    secret_keys = ("kaito-aks:hfToken",) if "kaito-aks:hfToken" in config else ()
+    return run_program(config, secret_keys=secret_keys)
 
 
 def workspace_object(run: ProgramRun) -> dict:

@@ -8,6 +8,8 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes import resources, restricted_container_security_context, restricted_pod_security_context
+
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
 # KAITO creates a Service named like the Workspace, port 80 -> 5000, in the Workspace's namespace.
 SERVICE_PORT = 80
@@ -39,6 +41,8 @@ class KaitoWorkspaceArgs:
     """How long `pulumi up` waits for the Workspace to report WorkspaceSucceeded."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Labels for every object (app.kubernetes.io/* recommended labels)."""
+    model_client_labels: Optional[Mapping[str, str]] = None
+    """When set, a NetworkPolicy admits to the model's pods only pods carrying these labels."""
 
 
 class KaitoWorkspace(pulumi.ComponentResource):
@@ -99,6 +103,16 @@ class KaitoWorkspace(pulumi.ComponentResource):
             ),
         )
 
+        if args.model_client_labels is not None:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-model-access",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name, labels=dict(args.labels)
+                ),
+                spec=model_access_policy_spec(args.workspace_name, args.model_client_labels),
+                opts=on_cluster,
+            )
+
         self.namespace = namespace.metadata.name
         self.workspace_name = workspace.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
         self.inference_endpoint = pulumi.Output.all(self.workspace_name, self.namespace).apply(
@@ -149,6 +163,26 @@ def workspace_manifest(
     }
 
 
+def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, str]) -> dict[str, Any]:
+    """Only labelled clients reach the model's port; the model's own pods reach each other freely.
+
+    KAITO labels every pod of a Workspace kaito.sh/workspace=<name>; pods of one Workspace talk to
+    each other when a model spans several nodes.
+    """
+    model_pods = {"matchLabels": {"kaito.sh/workspace": workspace_name}}
+    return {
+        "podSelector": model_pods,
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": dict(client_labels)}}],
+                "ports": [{"port": MODEL_PORT, "protocol": "TCP"}],
+            },
+            {"from": [{"podSelector": model_pods}]},
+        ],
+    }
+
+
 def inference_endpoint(workspace_name: str, namespace: str) -> str:
     return f"http://{workspace_name}.{namespace}.svc.cluster.local/v1"
 
@@ -175,13 +209,7 @@ def llama_cpp_pod_template(
     return {
         "metadata": {"labels": dict(labels)},
         "spec": {
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 65532,
-                "runAsGroup": 65532,
-                "fsGroup": 65532,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": restricted_pod_security_context(fs_group=True),
             "containers": [
                 {
                     "name": "llama-server",
@@ -203,16 +231,8 @@ def llama_cpp_pod_template(
                     "startupProbe": {**health, "periodSeconds": 10, "failureThreshold": 120},
                     "readinessProbe": {**health, "periodSeconds": 10, "failureThreshold": 3},
                     "livenessProbe": {**health, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5},
-                    "resources": {
-                        "requests": {"cpu": cpu_request, "memory": memory_request},
-                        "limits": {"cpu": cpu_limit, "memory": memory_limit},
-                    },
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "runAsNonRoot": True,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "resources": resources(cpu_request, memory_request, cpu_limit, memory_limit),
+                    "securityContext": restricted_container_security_context(),
                     "volumeMounts": [
                         {"name": "model-cache", "mountPath": "/cache"},
                         {"name": "tmp", "mountPath": "/tmp"},

@@ -67,6 +67,9 @@ class VmSize:
         return self.total_gpu_memory_gib / self.gpu_count if self.gpu_count else 0.0
 
 
+# The demo app and smoke test are standard-library Python, mounted from ConfigMaps: a stock image.
+PYTHON_IMAGE = "python:3.12.7-slim-bookworm"
+
 # Model served by the llama.cpp image below. The GGUF is downloaded from Hugging Face when the pod
 # starts (public repository, no token), into a writable cache volume.
 LLAMA_CPP_SERVER_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-b8840"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
 
 from components.cluster import AksCluster, AksClusterArgs
-from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, llama_cpp_pod_template
+from components.demo_app import DemoApp, DemoAppArgs
+from components.smoke_test import SmokeTest, SmokeTestArgs
+from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint, llama_cpp_pod_template
 from stacks import catalog
 from stacks.settings import Settings
+
+DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
+# Pods carrying this label may reach the model when kaito-aks:restrictModelAccess is on.
+MODEL_CLIENT_LABEL = {"kaito-aks/model-client": "true"}
 
 
 def compose(settings: Settings) -> dict[str, Any]:
@@ -44,9 +51,47 @@ def compose(settings: Settings) -> dict[str, Any]:
             hf_token=hf_token,
             readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
             labels=labels,
+            model_client_labels=MODEL_CLIENT_LABEL if settings.restrict_model_access else None,
         ),
         provider=cluster.provider,
     )
+    endpoint = inference_endpoint(settings.workspace_name, settings.namespace)
+    after_workspace = pulumi.ResourceOptions(depends_on=[workspace])
+
+    SmokeTest(
+        "smoke-test",
+        SmokeTestArgs(
+            namespace=workspace.namespace,
+            inference_endpoint=endpoint,
+            model=settings.model,
+            source=read_sources("app.py", "smoke_test.py"),
+            image=catalog.PYTHON_IMAGE,
+            labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
+        ),
+        provider=cluster.provider,
+        opts=after_workspace,
+    )
+
+    exposure: dict[str, Any] = {}
+    if settings.demo_app:
+        demo_app = DemoApp(
+            "demo-app",
+            DemoAppArgs(
+                namespace=workspace.namespace,
+                inference_endpoint=workspace.inference_endpoint,
+                source=read_sources("app.py", "index.html"),
+                image=catalog.PYTHON_IMAGE,
+                public=settings.public,
+                allowed_source_ranges=settings.allowed_source_ranges,
+                labels={**kubernetes_labels(settings, component="demo-app", name="demo-app"), **MODEL_CLIENT_LABEL},
+            ),
+            provider=cluster.provider,
+            opts=after_workspace,
+        )
+        if demo_app.url is not None:
+            exposure["demoAppUrl"] = demo_app.url
+        else:
+            exposure["demoAppPortForward"] = demo_app.port_forward_command
 
     return {
         "resourceGroupName": cluster.resource_group_name,
@@ -58,13 +103,19 @@ def compose(settings: Settings) -> dict[str, Any]:
         "model": settings.model,
         "instanceType": settings.instance_type,
         "inferenceEndpoint": workspace.inference_endpoint,
+        **exposure,
     }
 
 
-def kubernetes_labels(settings: Settings, component: str) -> dict[str, str]:
+def read_sources(*filenames: str) -> dict[str, str]:
+    """Files of demo_app/, by name, for a ConfigMap."""
+    return {filename: (DEMO_APP_DIR / filename).read_text(encoding="utf-8") for filename in filenames}
+
+
+def kubernetes_labels(settings: Settings, component: str, name: str = "kaito-aks") -> dict[str, str]:
     """The recommended app.kubernetes.io labels for this stack's objects."""
     return {
-        "app.kubernetes.io/name": "kaito-aks",
+        "app.kubernetes.io/name": name,
         "app.kubernetes.io/instance": settings.workspace_name,
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": "kaito-aks",

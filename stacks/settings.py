@@ -9,6 +9,7 @@ pulumi.RunError, so the CLI prints the message alone, without a Python traceback
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
@@ -34,7 +35,13 @@ DEFAULTS: dict[str, str] = {
     "kubernetesVersion": "",
     "systemNodeVmSize": "Standard_D4s_v5",
     "systemNodeCount": "1",
+    "demoApp": "true",
+    "exposure": "private",
+    "allowedSourceRanges": "[]",
+    "restrictModelAccess": "true",
 }
+EXPOSURES = ("private", "public")
+OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
 # Keys Pulumi.yaml cannot declare with a type: `tags` is a map (the schema has no object type) and
 # `hfToken` is an optional secret (a typed key without a default is required, and a secret's
 # default would sit in plain text in Pulumi.yaml).
@@ -86,6 +93,10 @@ class Settings:
     system_node_vm_size: str
     system_node_count: int
     hf_token: Optional[SecretStr]
+    demo_app: bool
+    public: bool
+    allowed_source_ranges: tuple[str, ...]
+    restrict_model_access: bool
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -222,6 +233,16 @@ def parse_settings(
 
     tags = _parse_tags(project, raw.get("tags"), problems)
 
+    demo_app = _parse_bool(f"{project}:demoApp", value("demoApp"), problems)
+    restrict_model_access = _parse_bool(f"{project}:restrictModelAccess", value("restrictModelAccess"), problems)
+    exposure = value("exposure")
+    if exposure not in EXPOSURES:
+        problems.append(
+            f"{project}:exposure '{exposure}' is not an exposure; use private (reach the app with kubectl "
+            f"port-forward) or public (a load balancer limited to {project}:allowedSourceRanges)"
+        )
+    allowed_source_ranges = _parse_source_ranges(project, value("allowedSourceRanges"), exposure == "public", problems)
+
     if problems:
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(problems))
 
@@ -250,6 +271,10 @@ def parse_settings(
         system_node_vm_size=system_node_vm_size,
         system_node_count=system_node_count,
         hf_token=hf_token,
+        demo_app=bool(demo_app),
+        public=exposure == "public",
+        allowed_source_ranges=allowed_source_ranges,
+        restrict_model_access=bool(restrict_model_access),
         tags=merged_tags,
     )
 
@@ -267,6 +292,44 @@ def _parse_int(
         problems.append(f"{key} '{number}' must be at least {minimum}{upper}; use e.g. {minimum}")
         return None
     return number
+
+
+def _parse_bool(key: str, text: str, problems: list[str]) -> Optional[bool]:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    problems.append(f"{key} '{text}' is not true or false; use e.g. `pulumi config set {key} false`")
+    return None
+
+
+def _parse_source_ranges(project: str, text: str, public: bool, problems: list[str]) -> tuple[str, ...]:
+    key = f"{project}:allowedSourceRanges"
+    example = f"`pulumi config set --path '{key}[0]' 203.0.113.7/32` (your address: `curl -s ifconfig.me`)"
+    try:
+        ranges = json.loads(text) if text else []
+    except json.JSONDecodeError:
+        ranges = None
+    if not isinstance(ranges, list) or not all(isinstance(item, str) for item in ranges):
+        problems.append(f"{key} '{text}' is not a list of CIDRs; set it with {example}")
+        return ()
+    clean = []
+    for item in ranges:
+        try:
+            clean.append(str(ipaddress.ip_network(item.strip(), strict=True)))
+        except ValueError as error:
+            problems.append(f"{key} entry '{item}' is not a CIDR ({error}); use e.g. 203.0.113.0/24 or 203.0.113.7/32")
+            continue
+        if clean[-1] in OPEN_TO_EVERYONE:
+            problems.append(
+                f"{key} entry '{item}' opens the demo app to the whole internet; list the networks that "
+                f"need it, e.g. 203.0.113.0/24"
+            )
+    if public and not ranges:
+        problems.append(
+            f"{project}:exposure is public but {key} is empty; a public demo app must be limited to known "
+            f"networks: {example}"
+        )
+    return tuple(clean)
 
 
 def _default_instance_type(profile: Profile, model: str, node_count: int) -> str:

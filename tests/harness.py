@@ -27,6 +27,7 @@ MAIN = ROOT / "__main__.py"
 PROJECT = "kaito-aks"
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 TENANT = "00000000-0000-0000-0000-0000000000bb"
+PUBLIC_IP = "20.81.112.7"
 FAKE_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
@@ -104,6 +105,8 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             return arm_id, state
         if args.typ.startswith("kubernetes:"):
             metadata = dict(inputs.get("metadata") or {})
+            if args.typ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
+                inputs["status"] = {"loadBalancer": {"ingress": [{"ip": PUBLIC_IP}]}}
             namespace = metadata.get("namespace")
             ident = f"{namespace}/{metadata.get('name')}" if namespace else metadata.get("name")
             return ident, {**inputs, "metadata": {**metadata, "uid": f"uid-{args.name}"}}

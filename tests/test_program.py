@@ -26,7 +26,7 @@ EXPECTED = {
 }
 OUTPUTS = {
     "resourceGroupName", "clusterName", "oidcIssuerUrl", "kubeconfig", "namespace",
-    "workspaceName", "model", "instanceType", "inferenceEndpoint",
+    "workspaceName", "model", "instanceType", "inferenceEndpoint", "demoAppPortForward",
 }
 
 def program_for(model_size: str) -> ProgramRun:
@@ -112,7 +112,7 @@ def test_cpu_model_pod_template_is_a_valid_hardened_kubernetes_pod():
 def test_kubernetes_objects_are_valid_and_labelled(model_size):
     run = program_for(model_size)
     for resource in run.resources:
-        if resource.type in ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret"):
+        if resource.type.startswith("kubernetes:") and resource.type != WORKSPACE:
             obj = {k: v for k, v in resource.inputs.items() if k != "__defaults"}
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         if resource.type.startswith("kubernetes:") and resource.type != WORKSPACE:
@@ -223,7 +223,10 @@ def test_the_token_never_appears_outside_a_secret(model_size):
 def test_children_are_parented_to_their_components(model_size):
     run = program_for(model_size)
     components = {r.urn: r.type for r in run.resources if r.type.startswith("kaito-aks:")}
-    assert set(components.values()) == {"kaito-aks:cluster:AksCluster", "kaito-aks:workspace:KaitoWorkspace"}
+    assert set(components.values()) == {
+        "kaito-aks:cluster:AksCluster", "kaito-aks:workspace:KaitoWorkspace",
+        "kaito-aks:smoke_test:SmokeTest", "kaito-aks:demo_app:DemoApp",
+    }
     for resource in run.resources:
         if not resource.type.startswith("kaito-aks:"):
             assert resource.parent in components, f"{resource.name} is not inside a component"

@@ -1,0 +1,164 @@
+"""DemoApp: the chat app, run from its source in a ConfigMap on a pinned Python image."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import inherited_dependencies, resources, restricted_container_security_context, restricted_pod_security_context
+
+APP_PORT = 8000
+SOURCE_MOUNT = "/app"
+SOURCE_CHECKSUM_ANNOTATION = "kaito-aks/source-sha256"
+
+
+@dataclass(frozen=True)
+class DemoAppArgs:
+    """Where the app runs, what it talks to and who may reach it."""
+
+    namespace: pulumi.Input[str]
+    """Namespace to run in (the Workspace's)."""
+    inference_endpoint: pulumi.Input[str]
+    """OpenAI-compatible base URL of the model, ending in /v1."""
+    source: Mapping[str, str]
+    """The app's files by name (app.py, index.html, ...), mounted read-only at /app."""
+    image: str
+    """Pinned Python image to run app.py with."""
+    public: bool = False
+    """True: a LoadBalancer limited to `allowed_source_ranges`; False: ClusterIP, reached by port-forward."""
+    allowed_source_ranges: Sequence[str] = ()
+    """CIDRs allowed to reach a public app."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Recommended labels, plus any label the model's NetworkPolicy admits."""
+    name: str = "demo-app"
+    """Name of the Deployment, Service and ConfigMap."""
+
+
+class DemoApp(pulumi.ComponentResource):
+    """ConfigMap (source) + Deployment + Service for the chat app."""
+
+    service_name: pulumi.Output[str]
+    """Name of the app's Service."""
+    url: Optional[pulumi.Output[str]]
+    """http://<public IP> when public; None when private."""
+    port_forward_command: pulumi.Output[str]
+    """The kubectl command that makes the app reachable on http://localhost:8000."""
+
+    def __init__(
+        self, name: str, args: DemoAppArgs, provider: k8s.Provider, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__("kaito-aks:demo_app:DemoApp", name, {}, opts)
+        after = inherited_dependencies(opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after)
+        labels = dict(args.labels)
+        selector = {key: labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+
+        source = k8s.core.v1.ConfigMap(
+            f"{name}-source",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{args.name}-source", namespace=args.namespace, labels=labels),
+            data=dict(args.source),
+            opts=on_cluster,
+        )
+
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace, labels=labels),
+            spec=deployment_spec(args, labels, selector, source.metadata.name),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[source, *after]),
+        )
+
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace, labels=labels),
+            spec=service_spec(args, selector),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[deployment, *after]),
+        )
+
+        self.service_name = service.metadata.name
+        self.port_forward_command = pulumi.Output.concat(
+            "kubectl port-forward -n ", service.metadata.namespace, " svc/", service.metadata.name,
+            f" {APP_PORT}:80  # then open http://localhost:{APP_PORT}",
+        )
+        self.url = (
+            service.status.apply(lambda status: f"http://{status.load_balancer.ingress[0].ip}")
+            if args.public
+            else None
+        )
+        self.register_outputs(
+            {"serviceName": self.service_name, "url": self.url, "portForwardCommand": self.port_forward_command}
+        )
+
+
+def source_checksum(source: Mapping[str, str]) -> str:
+    """A digest of the app's files: in the pod template, so changing the code rolls the pods."""
+    digest = hashlib.sha256()
+    for filename in sorted(source):
+        digest.update(filename.encode() + b"\0" + source[filename].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def deployment_spec(
+    args: DemoAppArgs, labels: Mapping[str, str], selector: Mapping[str, str], source_config_map: pulumi.Input[str]
+) -> dict[str, Any]:
+    def probe(path: str, period: int) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 3, "failureThreshold": 3}
+
+    return {
+        "replicas": 1,
+        "selector": {"matchLabels": dict(selector)},
+        "template": {
+            "metadata": {
+                "labels": dict(labels),
+                "annotations": {SOURCE_CHECKSUM_ANNOTATION: source_checksum(args.source)},
+            },
+            "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": restricted_pod_security_context(),
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": args.image,
+                        "command": ["python", f"{SOURCE_MOUNT}/app.py"],
+                        "env": [
+                            {"name": "INFERENCE_ENDPOINT", "value": args.inference_endpoint},
+                            {"name": "PORT", "value": str(APP_PORT)},
+                            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+                            {"name": "PYTHONUNBUFFERED", "value": "1"},
+                        ],
+                        "ports": [{"name": "http", "containerPort": APP_PORT, "protocol": "TCP"}],
+                        "livenessProbe": probe("/healthz", 20),
+                        # Ready only while the model answers /v1/models, so the Service never sends
+                        # people to an app that cannot reach its model.
+                        "readinessProbe": probe("/readyz", 10),
+                        "resources": resources("50m", "64Mi", "500m", "256Mi"),
+                        "securityContext": restricted_container_security_context(),
+                        "volumeMounts": [
+                            {"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    {"name": "source", "configMap": {"name": source_config_map}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+                ],
+            },
+        },
+    }
+
+
+def service_spec(args: DemoAppArgs, selector: Mapping[str, str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "selector": dict(selector),
+        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+    }
+    if args.public:
+        spec["type"] = "LoadBalancer"
+        spec["loadBalancerSourceRanges"] = list(args.allowed_source_ranges)
+    else:
+        spec["type"] = "ClusterIP"
+    return spec

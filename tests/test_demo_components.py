@@ -1,0 +1,188 @@
+"""DemoApp, SmokeTest and the model's NetworkPolicy, as the program registers them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.demo_app import source_checksum
+from stacks.settings import ConfigError
+from tests.harness import PUBLIC_IP, ProgramRun, run_failing_program, run_program
+from tests.programs import size_config
+
+DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+JOB = "kubernetes:batch/v1:Job"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
+CLIENT_LABEL = ("kaito-aks/model-client", "true")
+
+
+def named(run: ProgramRun, type_: str, name: str):
+    return next(r for r in run.resources if r.type == type_ and r.name == name)
+
+
+def pod_spec(resource) -> dict:
+    spec = resource.inputs["spec"]
+    return spec["template"]["spec"]
+
+
+def test_demo_app_runs_its_mounted_source_on_a_pinned_python_image():
+    run = run_program(size_config("cpu"))
+    deployment = run.one(DEPLOYMENT)
+    (container,) = pod_spec(deployment)["containers"]
+    assert container["image"] == "python:3.12.7-slim-bookworm"
+    assert container["command"] == ["python", "/app/app.py"]
+    source = named(run, "kubernetes:core/v1:ConfigMap", "demo-app-source")
+    assert source.inputs["data"] == {
+        name: (DEMO_APP_DIR / name).read_text() for name in ("app.py", "index.html")
+    }
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["INFERENCE_ENDPOINT"] == run.outputs["inferenceEndpoint"]
+    volumes = pod_spec(deployment)["volumes"]
+    assert {"name": "source", "configMap": {"name": "demo-app-source"}} in volumes
+
+
+def test_demo_app_is_hardened_probed_and_sized():
+    deployment = run_program(size_config("cpu")).one(DEPLOYMENT)
+    spec = pod_spec(deployment)
+    (container,) = spec["containers"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    labels = deployment.inputs["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "demo-app"
+    assert labels["app.kubernetes.io/component"] == "demo-app"
+    assert labels["app.kubernetes.io/part-of"] == "kaito-aks"
+    assert labels["app.kubernetes.io/managed-by"] == "pulumi"
+    assert labels["app.kubernetes.io/instance"]
+
+
+def test_pod_template_carries_the_source_checksum_so_code_changes_roll_the_pods():
+    deployment = run_program(size_config("cpu")).one(DEPLOYMENT)
+    annotations = deployment.inputs["spec"]["template"]["metadata"]["annotations"]
+    source = {name: (DEMO_APP_DIR / name).read_text() for name in ("app.py", "index.html")}
+    assert annotations["kaito-aks/source-sha256"] == source_checksum(source)
+    changed = {**source, "app.py": source["app.py"] + "\n# changed\n"}
+    assert source_checksum(changed) != source_checksum(source)
+
+
+def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
+    run = run_program(size_config("cpu"))
+    service = run.one(SERVICE)
+    assert service.inputs["spec"]["type"] == "ClusterIP"
+    assert "loadBalancerSourceRanges" not in service.inputs["spec"]
+    assert run.outputs["demoAppPortForward"] == (
+        "kubectl port-forward -n kaito svc/demo-app 8000:80  # then open http://localhost:8000"
+    )
+    assert "demoAppUrl" not in run.outputs
+
+
+def test_public_exposure_is_a_load_balancer_limited_to_the_allowed_ranges():
+    run = run_program(size_config("cpu", exposure="public", allowedSourceRanges=["203.0.113.7/32", "198.51.100.0/24"]))
+    spec = run.one(SERVICE).inputs["spec"]
+    assert spec["type"] == "LoadBalancer"
+    assert spec["loadBalancerSourceRanges"] == ["203.0.113.7/32", "198.51.100.0/24"]
+    assert run.outputs["demoAppUrl"] == f"http://{PUBLIC_IP}"
+    assert "demoAppPortForward" not in run.outputs
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        ({"exposure": "public"}, ["kaito-aks:allowedSourceRanges is empty", "203.0.113.7/32"]),
+        ({"exposure": "public", "allowedSourceRanges": ["10.0.0.300/32"]}, ["'10.0.0.300/32' is not a CIDR", "203.0.113.0/24"]),
+        ({"exposure": "public", "allowedSourceRanges": ["10.0.0.1/24"]}, ["'10.0.0.1/24' is not a CIDR", "host bits"]),
+        ({"exposure": "public", "allowedSourceRanges": ["0.0.0.0/0"]}, ["'0.0.0.0/0' opens the demo app to the whole internet"]),
+        ({"exposure": "public", "allowedSourceRanges": "203.0.113.7/32"}, ["kaito-aks:allowedSourceRanges", "not a list of CIDRs"]),
+        ({"exposure": "internet"}, ["kaito-aks:exposure 'internet'", "private", "public"]),
+        ({"demoApp": "yes"}, ["kaito-aks:demoApp 'yes' is not true or false"]),
+        ({"restrictModelAccess": "maybe"}, ["kaito-aks:restrictModelAccess 'maybe'"]),
+    ],
+)
+def test_bad_exposure_config_is_a_clear_config_error(overrides, fragments):
+    error, registered = run_failing_program(size_config("cpu", **overrides))
+    assert isinstance(error, ConfigError)
+    for fragment in fragments:
+        assert fragment in str(error), str(error)
+    assert registered == []
+
+
+def test_demo_app_can_be_left_out():
+    run = run_program(size_config("cpu", demoApp=False))
+    assert run.of_type(DEPLOYMENT) == [] and run.of_type(SERVICE) == []
+    assert "demoAppPortForward" not in run.outputs and "demoAppUrl" not in run.outputs
+    assert len(run.of_type(JOB)) == 1
+
+
+@pytest.mark.parametrize("model_size", ["cpu", "large"])
+def test_smoke_test_runs_after_the_workspace_and_asks_its_model(model_size):
+    run = run_program(size_config(model_size), secret_keys=("kaito-aks:hfToken",) if model_size == "large" else ())
+    job = run.one(JOB)
+    workspace = run.one(WORKSPACE)
+    policy = run.one(POLICY)
+    assert workspace.urn in job.dependencies
+    assert policy.urn in job.dependencies
+    spec = job.inputs["spec"]
+    assert spec["backoffLimit"] == 1
+    assert spec["activeDeadlineSeconds"] == 900
+    assert spec["ttlSecondsAfterFinished"] == 3600
+    (container,) = spec["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["INFERENCE_ENDPOINT"] == run.outputs["inferenceEndpoint"]
+    assert env["MODEL"] == run.outputs["model"]
+    assert container["command"] == ["python", "/app/smoke_test.py"]
+    assert container["image"] == "python:3.12.7-slim-bookworm"
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+    script = named(run, "kubernetes:core/v1:ConfigMap", "smoke-test-script")
+    assert set(script.inputs["data"]) == {"app.py", "smoke_test.py"}
+    assert job.custom_timeouts["create"] == "20m"
+
+
+def test_demo_app_waits_for_the_workspace():
+    run = run_program(size_config("small"))
+    workspace = run.one(WORKSPACE)
+    for resource in (run.one(DEPLOYMENT), run.one(SERVICE)):
+        assert workspace.urn in resource.dependencies
+
+
+def test_a_new_model_runs_a_new_smoke_test_job():
+    small = run_program(size_config("small")).one(JOB).inputs["metadata"]["name"]
+    again = run_program(size_config("small")).one(JOB).inputs["metadata"]["name"]
+    other = run_program(size_config("small", model="phi-3.5-mini-instruct")).one(JOB).inputs["metadata"]["name"]
+    assert small == again
+    assert small != other
+    assert small.startswith("smoke-test-")
+
+
+def test_only_the_demo_app_and_smoke_test_reach_the_model():
+    run = run_program(size_config("small"))
+    policy = run.one(POLICY).inputs["spec"]
+    workspace_name = run.outputs["workspaceName"]
+    model_pods = {"matchLabels": {"kaito.sh/workspace": workspace_name}}
+    assert policy["podSelector"] == model_pods
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {CLIENT_LABEL[0]: CLIENT_LABEL[1]}}}], "ports": [{"port": 5000, "protocol": "TCP"}]},
+        {"from": [{"podSelector": model_pods}]},
+    ]
+    for client in (run.one(DEPLOYMENT), run.one(JOB)):
+        labels = client.inputs["spec"]["template"]["metadata"]["labels"]
+        assert labels[CLIENT_LABEL[0]] == CLIENT_LABEL[1]
+
+
+def test_model_access_restriction_can_be_switched_off():
+    run = run_program(size_config("small", restrictModelAccess=False))
+    assert run.of_type(POLICY) == []

@@ -46,7 +46,7 @@ class DemoApp(pulumi.ComponentResource):
     url: Optional[pulumi.Output[str]]
     """http://<public IP> when public; None when private."""
     port_forward_command: pulumi.Output[str]
-    """The kubectl command that makes the app reachable on http://localhost:8000."""
+    """The kubectl command that makes the app reachable on http://localhost:8000 (runnable as is)."""
 
     def __init__(
         self, name: str, args: DemoAppArgs, provider: k8s.Provider, opts: Optional[pulumi.ResourceOptions] = None
@@ -81,7 +81,7 @@ class DemoApp(pulumi.ComponentResource):
         self.service_name = service.metadata.name
         self.port_forward_command = pulumi.Output.concat(
             "kubectl port-forward -n ", service.metadata.namespace, " svc/", service.metadata.name,
-            f" {APP_PORT}:80  # then open http://localhost:{APP_PORT}",
+            f" {APP_PORT}:80",
         )
         self.url = (
             service.status.apply(lambda status: f"http://{status.load_balancer.ingress[0].ip}")

@@ -83,7 +83,7 @@ def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
     assert service.inputs["spec"]["type"] == "ClusterIP"
     assert "loadBalancerSourceRanges" not in service.inputs["spec"]
     assert run.outputs["demoAppPortForward"] == (
-        "kubectl port-forward -n kaito svc/demo-app 8000:80  # then open http://localhost:8000"
+        "kubectl port-forward -n kaito svc/demo-app 8000:80"
     )
     assert "demoAppUrl" not in run.outputs
 

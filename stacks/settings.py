@@ -39,6 +39,8 @@ DEFAULTS: dict[str, str] = {
     "exposure": "private",
     "allowedSourceRanges": "[]",
     "restrictModelAccess": "true",
+    "preflight": "true",
+    "preflightRegions": "[]",
 }
 EXPOSURES = ("private", "public")
 OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
@@ -47,6 +49,7 @@ OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
 # default would sit in plain text in Pulumi.yaml).
 UNTYPED_KEYS = ("hfToken", "tags")
 LOCATION_KEY = "azure-native:location"
+SUBSCRIPTION_KEY = "azure-native:subscriptionId"
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 KUBERNETES_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
@@ -86,6 +89,10 @@ class Settings:
     is_preset: bool
     instance_type: str
     vm_size: catalog.VmSize
+    instance_type_explicit: bool
+    """True when kaito-aks:instanceType is set: preflight then checks only that size."""
+    candidate_instance_types: tuple[str, ...]
+    """Sizes preflight may choose from, in order of preference (all fit the model)."""
     node_count: int
     namespace: str
     workspace_name: str
@@ -97,6 +104,10 @@ class Settings:
     public: bool
     allowed_source_ranges: tuple[str, ...]
     restrict_model_access: bool
+    preflight: bool
+    preflight_regions: tuple[str, ...]
+    subscription_id: Optional[str] = None
+    """azure-native:subscriptionId when set; otherwise the Azure CLI's current subscription."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -116,8 +127,18 @@ def read_settings() -> Settings:
     """Read this stack's config (the only place config is read) and validate it."""
     config = pulumi.Config(PROJECT)
     raw: dict[str, Optional[str]] = {key: config.get(key) for key in (*DEFAULTS, *UNTYPED_KEYS)}
-    raw[LOCATION_KEY] = pulumi.Config("azure-native").get("location")
+    azure = pulumi.Config("azure-native")
+    raw[LOCATION_KEY] = azure.get("location")
+    raw[SUBSCRIPTION_KEY] = azure.get("subscriptionId")
     return parse_settings(raw, project=PROJECT, stack=pulumi.get_stack(), present_keys=_present_config_keys())
+
+
+def settings_from_stack_config(config: Mapping[str, str], stack: str) -> Settings:
+    """Settings from a config map read off the stack files (commands that run without Pulumi)."""
+    raw: dict[str, Optional[str]] = {key: config.get(f"{PROJECT}:{key}") for key in (*DEFAULTS, *UNTYPED_KEYS)}
+    raw[LOCATION_KEY] = config.get(LOCATION_KEY)
+    raw[SUBSCRIPTION_KEY] = config.get(SUBSCRIPTION_KEY)
+    return parse_settings(raw, project=PROJECT, stack=stack, present_keys=config.keys())
 
 
 def _present_config_keys() -> set[str]:
@@ -242,6 +263,8 @@ def parse_settings(
             f"port-forward) or public (a load balancer limited to {project}:allowedSourceRanges)"
         )
     allowed_source_ranges = _parse_source_ranges(project, value("allowedSourceRanges"), exposure == "public", problems)
+    preflight = _parse_bool(f"{project}:preflight", value("preflight"), problems)
+    preflight_regions = _parse_regions(f"{project}:preflightRegions", value("preflightRegions"), problems)
 
     if problems:
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(problems))
@@ -264,6 +287,10 @@ def parse_settings(
         is_preset=is_preset,
         instance_type=instance_type,
         vm_size=vm_size,
+        instance_type_explicit=bool(explicit_instance_type),
+        candidate_instance_types=(
+            (instance_type,) if explicit_instance_type else _candidates(profile, model, node_count, instance_type)
+        ),
         node_count=node_count,
         namespace=namespace,
         workspace_name=workspace_name,
@@ -275,6 +302,9 @@ def parse_settings(
         public=exposure == "public",
         allowed_source_ranges=allowed_source_ranges,
         restrict_model_access=bool(restrict_model_access),
+        preflight=bool(preflight),
+        preflight_regions=preflight_regions,
+        subscription_id=(raw.get(SUBSCRIPTION_KEY) or "").strip() or None,
         tags=merged_tags,
     )
 
@@ -330,6 +360,29 @@ def _parse_source_ranges(project: str, text: str, public: bool, problems: list[s
             f"networks: {example}"
         )
     return tuple(clean)
+
+
+def _parse_regions(key: str, text: str, problems: list[str]) -> tuple[str, ...]:
+    try:
+        regions = json.loads(text) if text else []
+    except json.JSONDecodeError:
+        regions = None
+    if not isinstance(regions, list) or not all(isinstance(r, str) and re.fullmatch(r"[a-z0-9]+", r) for r in regions):
+        problems.append(
+            f"{key} '{text}' is not a list of Azure region names; set it with "
+            f"`pulumi config set --path '{key}[0]' westeurope` (names as `az account list-locations -o table` shows)"
+        )
+        return ()
+    return tuple(regions)
+
+
+def _candidates(profile: Profile, model: str, node_count: int, default: str) -> tuple[str, ...]:
+    """The profile's sizes that fit the model, in its order; the default leads when none of them fit."""
+    fitting = tuple(
+        name for name in profile.instance_types
+        if name in catalog.VM_SIZES and not _shortfalls(model, catalog.VM_SIZES[name], node_count)
+    )
+    return fitting if default in fitting else (default, *fitting)
 
 
 def _default_instance_type(profile: Profile, model: str, node_count: int) -> str:

@@ -22,7 +22,7 @@ def test_vm_sizes_carry_gpus_vcpus_quota_family_and_dated_price():
     a100x4 = catalog.VM_SIZES["Standard_NC96ads_A100_v4"]
     assert (a100x4.gpu_count, a100x4.total_gpu_memory_gib, a100x4.vcpus) == (4, 320, 96)
     assert a100x4.quota_family == "StandardNCADSA100v4Family"
-    assert (a100x4.price_usd_per_hour, a100x4.price_region, a100x4.price_as_of) == (14.692, "eastus", "2024-08")
+    assert (a100x4.price.usd_per_hour, a100x4.price.region, a100x4.price.as_of) == (14.692, "eastus", "2024-08")
     assert catalog.VM_SIZES["Standard_D8s_v5"].has_gpu is False
 
 

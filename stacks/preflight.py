@@ -1,0 +1,438 @@
+"""Preflight: before anything is created, check that Azure will give this stack its VMs.
+
+For the stack's region (and `kaito-aks:preflightRegions` when nothing fits there) it asks Azure:
+- is the VM size offered, and not restricted for this subscription (Resource SKUs API)?
+- do both the regional `cores` counter and the size's family counter have room for vCPUs x nodes,
+  the system pool included (Compute usages API)? Pools the cluster already has are already counted
+  in the usage, so a second `pulumi up` does not need the room twice.
+
+When `kaito-aks:instanceType` is not set it picks the profile's first size that passes and says
+why earlier ones were skipped; when nothing passes it fails with a table and the next step.
+
+In the program it runs between settings and compose (`kaito-aks:preflight`, default true). As a
+command it reads the same stack files and prints a report:
+
+    python -m stacks.preflight --stack dev [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional, Protocol
+
+from stacks import catalog
+from stacks.settings import ConfigError, Settings
+
+QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
+TURN_OFF = "`pulumi config set kaito-aks:preflight false`"
+RETRIABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+class PreflightError(ConfigError):
+    """Azure would not give this stack its VMs, or the check itself could not run."""
+
+
+class AzureCapacity(Protocol):
+    """What preflight asks Azure, as REST-shaped dicts (the SDK's as_dict())."""
+
+    def resource_skus(self, region: str) -> list[dict]: ...
+
+    def usages(self, region: str) -> list[dict]: ...
+
+    def existing_pools(self, resource_group: str, cluster: str) -> list[dict]: ...
+
+
+def normalize_family(name: str) -> str:
+    # The SKUs API and the usages API spell families differently ("Standard NCASv3_T4 Family" vs
+    # "standardNCASv3_T4Family"): compare lower-cased without spaces.
+    return name.replace(" ", "").lower()
+
+
+@dataclass(frozen=True)
+class Counter:
+    name: str
+    used: int
+    limit: int
+
+    def room_for(self, extra: int) -> bool:
+        return self.used + extra <= self.limit
+
+    def describe(self) -> str:
+        return f"{self.used}/{self.limit}"
+
+
+@dataclass
+class SizeCheck:
+    """One candidate size in one region."""
+
+    size: str
+    region: str
+    vcpus_needed: int
+    offered: bool = True
+    offer_note: str = "offered"
+    family: str = ""
+    family_counter: Optional[Counter] = None
+    family_extra: int = 0
+    regional_counter: Optional[Counter] = None
+    regional_extra: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size, "region": self.region, "ok": self.ok, "offered": self.offered,
+            "offerNote": self.offer_note, "quotaFamily": self.family, "vcpusNeeded": self.vcpus_needed,
+            "familyQuota": self.family_counter.describe() if self.family_counter else None,
+            "regionalQuota": self.regional_counter.describe() if self.regional_counter else None,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class RegionReport:
+    region: str
+    checks: list[SizeCheck]
+
+    @property
+    def chosen(self) -> Optional[SizeCheck]:
+        return next((check for check in self.checks if check.ok), None)
+
+
+@dataclass
+class PreflightReport:
+    settings: Settings
+    home: RegionReport
+    elsewhere: list[RegionReport]
+    subscription_id: str
+
+    @property
+    def chosen(self) -> Optional[str]:
+        return self.home.chosen.size if self.home.chosen else None
+
+    def explanation(self) -> list[str]:
+        lines = []
+        for check in self.home.checks:
+            if check.ok:
+                lines.append(f"preflight: {check.size} in {check.region}: offered, quota ok "
+                             f"(family {check.family} {check.family_counter.describe() if check.family_counter else '?'}, "
+                             f"regional {check.regional_counter.describe() if check.regional_counter else '?'}, "
+                             f"needs {check.family_extra} more)")
+                break
+            lines.append(f"preflight: skipped {check.size} in {check.region}: {'; '.join(check.problems)}")
+        return lines
+
+    def failure_message(self) -> str:
+        settings = self.settings
+        head = (
+            f"preflight: no VM size for {settings.model} on {settings.node_count} node(s) is available in "
+            f"{settings.location} for subscription {self.subscription_id}. Nothing was created."
+        )
+        table = render_table(self.home.checks)
+        steps = ["Next steps:"]
+        families = sorted({c.family for c in self.home.checks if c.offered and c.family and any("quota" in p for p in c.problems)})
+        for family in families:
+            need = max(c.family_counter.used + c.family_extra for c in self.home.checks
+                       if c.family == family and c.family_counter)
+            steps.append(
+                f"  - request quota for {family} in {settings.location} (at least {need} vCPUs): {QUOTA_PORTAL} "
+                f"(Compute, filter by the family), or: az quota update --resource-name {family} "
+                f"--scope /subscriptions/{self.subscription_id}/providers/Microsoft.Compute/locations/{settings.location} "
+                f"--limit-object value={need} limit-object-type=LimitValue --resource-type dedicated"
+            )
+        if any("regional" in p for c in self.home.checks for p in c.problems):
+            steps.append(f"  - raise 'Total Regional vCPUs' (cores) in {settings.location} the same way: {QUOTA_PORTAL}")
+        working = [(r.region, r.chosen.size) for r in self.elsewhere if r.chosen]
+        for region, size in working:
+            steps.append(f"  - {size} is available in {region}: `pulumi config set azure-native:location {region}`")
+        if self.elsewhere and not working:
+            steps.append(f"  - none of {', '.join(r.region for r in self.elsewhere)} (kaito-aks:preflightRegions) has room either")
+        if not self.elsewhere:
+            steps.append("  - list other regions to check in kaito-aks:preflightRegions, e.g. "
+                         "`pulumi config set --path 'kaito-aks:preflightRegions[0]' westeurope`")
+        if settings.model_size != "cpu":
+            steps.append("  - or serve a CPU model that needs no GPU quota: `pulumi config set kaito-aks:modelSize cpu`")
+        return "\n".join([head, table, *steps])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.settings.stack, "region": self.settings.location, "model": self.settings.model,
+            "nodeCount": self.settings.node_count, "subscriptionId": self.subscription_id, "chosen": self.chosen,
+            "checks": [check.as_dict() for check in self.home.checks],
+            "otherRegions": [
+                {"region": r.region, "chosen": r.chosen.size if r.chosen else None, "checks": [c.as_dict() for c in r.checks]}
+                for r in self.elsewhere
+            ],
+        }
+
+
+def render_table(checks: Iterable[SizeCheck]) -> str:
+    header = ("VM size", "region", "offered", "family quota used/limit", "regional used/limit", "vCPUs needed", "verdict")
+    rows = [header]
+    for c in checks:
+        rows.append((
+            c.size, c.region, "yes" if c.offered else f"no ({c.offer_note})",
+            f"{c.family} {c.family_counter.describe()}" if c.family_counter else (c.family or "-"),
+            c.regional_counter.describe() if c.regional_counter else "-",
+            str(c.vcpus_needed), "ok" if c.ok else "; ".join(c.problems),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1] for row in rows
+    )
+
+
+# --- the decision ------------------------------------------------------------------------------
+
+
+def _capability(sku: dict, name: str) -> Optional[str]:
+    return next((c.get("value") for c in sku.get("capabilities") or [] if c.get("name") == name), None)
+
+
+def _restriction(sku: dict, region: str) -> Optional[str]:
+    for restriction in sku.get("restrictions") or []:
+        if restriction.get("type") != "Location":
+            continue
+        info = restriction.get("restrictionInfo") or {}
+        places = [p.lower() for p in (info.get("locations") or restriction.get("values") or [])]
+        if not places or region.lower() in places:
+            return f"restricted: {restriction.get('reasonCode') or 'unknown reason'}"
+    return None
+
+
+def _pool_vcpus(pools: Iterable[dict], sku_index: dict[str, dict]) -> tuple[dict[str, int], int]:
+    """vCPUs the cluster's existing pools already hold, per normalized family and in total."""
+    per_family: dict[str, int] = {}
+    total = 0
+    for pool in pools:
+        properties = pool.get("properties", pool)
+        size = properties.get("vmSize", "")
+        count = int(properties.get("count") or 0)
+        vcpus, family = _size_facts(size, sku_index)
+        per_family[normalize_family(family)] = per_family.get(normalize_family(family), 0) + vcpus * count
+        total += vcpus * count
+    return per_family, total
+
+
+def _size_facts(size: str, sku_index: dict[str, dict]) -> tuple[int, str]:
+    sku = sku_index.get(size.lower())
+    if size in catalog.VM_SIZES:
+        known = catalog.VM_SIZES[size]
+        return known.vcpus, (sku or {}).get("family") or known.quota_family
+    if sku is not None:
+        return int(float(_capability(sku, "vCPUs") or 0)), sku.get("family", "")
+    return 0, ""
+
+
+def check_region(settings: Settings, capacity: AzureCapacity, region: str, candidates: Iterable[str],
+                 existing: list[dict], call: Callable) -> RegionReport:
+    skus = call(capacity.resource_skus, region)
+    sku_index = {s["name"].lower(): s for s in skus if s.get("resourceType") == "virtualMachines" and s.get("name")}
+    counters = {
+        normalize_family(u["name"]["value"]): Counter(u["name"]["value"], int(u["currentValue"]), int(u["limit"]))
+        for u in call(capacity.usages, region)
+    }
+    regional = counters.get("cores")
+    # Existing pools count only in the region they run in: the stack's own.
+    held_by_family, held_total = _pool_vcpus(existing, sku_index) if region == settings.location else ({}, 0)
+    system_vcpus_each, system_family = _size_facts(settings.system_node_vm_size, sku_index)
+    system_vcpus = system_vcpus_each * settings.system_node_count
+
+    checks = []
+    for size in candidates:
+        vcpus_each, family = _size_facts(size, sku_index)
+        check = SizeCheck(size=size, region=region, vcpus_needed=vcpus_each * settings.node_count, family=family)
+        sku = sku_index.get(size.lower())
+        if sku is None:
+            check.offered, check.offer_note = False, f"not offered in {region}"
+            check.problems.append(f"not offered in {region}")
+        elif (restricted := _restriction(sku, region)) is not None:
+            check.offered, check.offer_note = False, restricted
+            check.problems.append(f"{restricted} in {region}")
+        if check.offered:
+            key = normalize_family(family)
+            planned = check.vcpus_needed + (system_vcpus if key == normalize_family(system_family) else 0)
+            check.family_extra = max(0, planned - held_by_family.get(key, 0))
+            check.family_counter = counters.get(key)
+            if check.family_counter is None:
+                check.problems.append(f"no quota counter for {family} in {region} (quota 0)")
+            elif not check.family_counter.room_for(check.family_extra):
+                check.problems.append(
+                    f"{family} quota {check.family_counter.describe()} vCPUs has no room for {check.family_extra} more"
+                )
+            check.regional_extra = max(0, check.vcpus_needed + system_vcpus - held_total)
+            check.regional_counter = regional
+            if regional is not None and not regional.room_for(check.regional_extra):
+                check.problems.append(
+                    f"regional vCPU quota (cores) {regional.describe()} has no room for {check.regional_extra} more"
+                )
+        checks.append(check)
+    return RegionReport(region, checks)
+
+
+def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: str,
+                  sleep: Callable[[float], None] = time.sleep) -> PreflightReport:
+    call = _retrying(sleep)
+    existing = call(capacity.existing_pools, settings.resource_group_name, settings.cluster_name)
+    candidates = settings.candidate_instance_types
+    home = check_region(settings, capacity, settings.location, candidates, existing, call)
+    elsewhere = []
+    if home.chosen is None:
+        elsewhere = [
+            check_region(settings, capacity, region, candidates, [], call)
+            for region in settings.preflight_regions if region != settings.location
+        ]
+    return PreflightReport(settings, home, elsewhere, subscription_id)
+
+
+def _retrying(sleep: Callable[[float], None], attempts: int = 4, first_pause: float = 2.0) -> Callable:
+    """Call an Azure API, retrying throttling and transient failures with exponential backoff."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    def call(function: Callable, *args: Any) -> Any:
+        for attempt in range(1, attempts + 1):
+            try:
+                return function(*args)
+            except ClientAuthenticationError as error:
+                raise PreflightError(no_credentials_message(error)) from None
+            except (ServiceRequestError, ServiceResponseError, HttpResponseError) as error:
+                status = getattr(error, "status_code", None)
+                transient = not isinstance(error, HttpResponseError) or status in RETRIABLE_STATUS
+                if transient and attempt < attempts:
+                    sleep(first_pause * 2 ** (attempt - 1))
+                    continue
+                tries = f" after {attempt} attempts" if transient else ""
+                raise PreflightError(
+                    f"preflight could not ask Azure{tries}: {error.__class__.__name__}"
+                    f"{f' {status}' if status else ''}: {str(error).splitlines()[0][:300]}. The check did not pass; "
+                    f"fix the cause, or skip it with {TURN_OFF} (then quota problems show up as a Workspace "
+                    f"stuck at ResourceReady: False)"
+                ) from None
+        raise AssertionError("unreachable")
+
+    return call
+
+
+def no_credentials_message(error: Exception) -> str:
+    return (
+        "preflight found no Azure credentials: run `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID with a "
+        f"federated token in CI), or skip the check with {TURN_OFF}. ({str(error).splitlines()[0][:200]})"
+    )
+
+
+# --- Azure, for real ---------------------------------------------------------------------------
+
+
+class AzureSdkCapacity:
+    """AzureCapacity through the Azure SDK for Python with DefaultAzureCredential."""
+
+    def __init__(self, subscription_id: str, credential: Any = None) -> None:
+        from azure.identity import DefaultAzureCredential
+        from azure.mgmt.compute import ComputeManagementClient
+        from azure.mgmt.containerservice import ContainerServiceClient
+
+        credential = credential or DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        self.compute = ComputeManagementClient(credential, subscription_id)
+        self.containers = ContainerServiceClient(credential, subscription_id)
+
+    def resource_skus(self, region: str) -> list[dict]:
+        return [sku.as_dict() for sku in self.compute.resource_skus.list(filter=f"location eq '{region}'")]
+
+    def usages(self, region: str) -> list[dict]:
+        return [usage.as_dict() for usage in self.compute.usage.list(region)]
+
+    def existing_pools(self, resource_group: str, cluster: str) -> list[dict]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            return [pool.as_dict() for pool in self.containers.agent_pools.list(resource_group, cluster)]
+        except ResourceNotFoundError:
+            return []  # a first deployment: nothing exists yet
+
+
+def find_subscription(settings: Settings, env: Optional[dict] = None, run: Callable = subprocess.run) -> str:
+    """azure-native:subscriptionId, else ARM_SUBSCRIPTION_ID/AZURE_SUBSCRIPTION_ID, else the az CLI's."""
+    env = os.environ if env is None else env
+    for candidate in (settings.subscription_id, env.get("ARM_SUBSCRIPTION_ID"), env.get("AZURE_SUBSCRIPTION_ID")):
+        if candidate:
+            return candidate
+    if shutil.which("az"):
+        result = run(["az", "account", "show", "--query", "id", "--output", "tsv"], capture_output=True, text=True)
+        if result.returncode == 0 and result.stdout.strip():
+            return result.stdout.strip()
+    raise PreflightError(
+        "preflight found no Azure subscription: run `az login` (and `az account set --subscription <id>`), "
+        f"or set azure-native:subscriptionId or ARM_SUBSCRIPTION_ID; or skip the check with {TURN_OFF}"
+    )
+
+
+def make_capacity(subscription_id: str) -> AzureCapacity:
+    try:
+        return AzureSdkCapacity(subscription_id)
+    except ImportError as error:  # pragma: no cover - requirements.txt installs them
+        raise PreflightError(f"preflight needs the Azure SDK ({error}); run pip install -r requirements.txt") from None
+
+
+def apply_preflight(settings: Settings, log: Callable[[str], None] = print) -> Settings:
+    """The in-program step: the settings with the size preflight picked, or a PreflightError."""
+    if not settings.preflight:
+        return settings
+    subscription = find_subscription(settings)
+    report = run_preflight(settings, make_capacity(subscription), subscription)
+    chosen = report.chosen
+    if chosen is None:
+        raise PreflightError(report.failure_message())
+    for line in report.explanation():
+        log(line)
+    if chosen == settings.instance_type:
+        return settings
+    return dataclasses.replace(settings, instance_type=chosen, vm_size=catalog.VM_SIZES[chosen])
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def main(argv: Optional[list[str]] = None, capacity_factory: Callable[[str], AzureCapacity] = make_capacity,
+         sleep: Callable[[float], None] = time.sleep, env: Optional[dict] = None) -> int:
+    from stacks.settings import settings_from_stack_config
+    from stacks.stack_files import StackFileError, load_stack_config
+
+    parser = argparse.ArgumentParser(prog="python -m stacks.preflight", description="Check a stack's VM size, "
+                                     "region and quota with Azure before deploying it.")
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_stack_config(load_stack_config(args.stack), args.stack)
+        subscription = find_subscription(settings, env)
+        report = run_preflight(settings, capacity_factory(subscription), subscription, sleep)
+    except (ConfigError, StackFileError) as error:
+        if args.json:
+            print(json.dumps({"stack": args.stack, "ok": False, "error": str(error)}, indent=2))
+        else:
+            print(str(error), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({**report.as_dict(), "ok": report.chosen is not None}, indent=2))
+    elif report.chosen:
+        print(f"preflight for stack {args.stack}: {settings.model} on {settings.node_count} x {report.chosen} "
+              f"in {settings.location}: OK")
+        print(render_table(report.home.checks))
+        print("\n".join(report.explanation()))
+    else:
+        print(report.failure_message(), file=sys.stderr)
+    return 0 if report.chosen else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

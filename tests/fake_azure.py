@@ -1,0 +1,59 @@
+"""A fake of what preflight asks Azure, answering from recorded response shapes (tests/fixtures/azure)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Optional
+
+FIXTURES = Path(__file__).parent / "fixtures" / "azure"
+
+
+def recorded(name: str) -> list[dict]:
+    return json.loads((FIXTURES / name).read_text())["value"]
+
+
+class FakeAzure:
+    """Per-region SKUs and usages (eastus from the fixtures; other regions opt in), plus the pools."""
+
+    def __init__(self) -> None:
+        self.skus = {"eastus": recorded("resource-skus-eastus.json")}
+        self.usage = {"eastus": recorded("usages-eastus.json")}
+        self.pools: list[dict] = []
+        self.failures: list[Exception] = []
+        self.calls: list[tuple[str, tuple]] = []
+
+    def add_region(self, region: str, like: str = "eastus") -> None:
+        self.skus[region] = copy.deepcopy(self.skus[like])
+        self.usage[region] = copy.deepcopy(self.usage[like])
+
+    def set_usage(self, name: str, used: int, limit: int, region: str = "eastus") -> None:
+        for item in self.usage[region]:
+            if item["name"]["value"] == name:
+                item["currentValue"], item["limit"] = used, limit
+                return
+        raise KeyError(name)
+
+    def remove_sku(self, name: str, region: str = "eastus") -> None:
+        self.skus[region] = [s for s in self.skus[region] if s["name"] != name]
+
+    def _answer(self, what: str, args: tuple, value):
+        self.calls.append((what, args))
+        if self.failures:
+            raise self.failures.pop(0)
+        return copy.deepcopy(value)
+
+    def resource_skus(self, region: str) -> list[dict]:
+        return self._answer("skus", (region,), self.skus.get(region, []))
+
+    def usages(self, region: str) -> list[dict]:
+        return self._answer("usages", (region,), self.usage.get(region, []))
+
+    def existing_pools(self, resource_group: str, cluster: str) -> list[dict]:
+        return self._answer("pools", (resource_group, cluster), self.pools)
+
+
+def pool(name: str, vm_size: str, count: int, mode: Optional[str] = "User") -> dict:
+    """An agent pool as the AKS AgentPools API's as_dict() returns it."""
+    return {"name": name, "properties": {"vmSize": vm_size, "count": count, "mode": mode}}

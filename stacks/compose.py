@@ -12,6 +12,7 @@ from components.demo_app import DemoApp, DemoAppArgs
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint, llama_cpp_pod_template
 from stacks import catalog
+from stacks.cost import estimate
 from stacks.settings import Settings
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
@@ -93,6 +94,7 @@ def compose(settings: Settings) -> dict[str, Any]:
         else:
             exposure["demoAppPortForward"] = demo_app.port_forward_command
 
+    cost = estimate(settings)
     return {
         "resourceGroupName": cluster.resource_group_name,
         "clusterName": cluster.cluster_name,
@@ -104,6 +106,9 @@ def compose(settings: Settings) -> dict[str, Any]:
         "instanceType": settings.instance_type,
         "inferenceEndpoint": workspace.inference_endpoint,
         **exposure,
+        "estimatedHourlyCostUsd": cost.hourly_usd,
+        "estimatedMonthlyCostUsd": cost.monthly_usd,
+        "estimatedCostBasis": cost.basis(),
     }
 
 

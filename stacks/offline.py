@@ -163,12 +163,16 @@ def _is_secret(value: Any) -> bool:
 
 
 def _unwrap_secrets(value: Any) -> Any:
+    """Plain values as the program gave them: secrets unwrapped, whole numbers back to int
+    (the wire format carries every number as a double)."""
     if _is_secret(value):
         return _unwrap_secrets(value["value"])
     if isinstance(value, dict):
-        return {k: _unwrap_secrets(v) for k, v in value.items()}
+        return {k: _unwrap_secrets(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
         return [_unwrap_secrets(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 

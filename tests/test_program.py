@@ -27,6 +27,7 @@ EXPECTED = {
 OUTPUTS = {
     "resourceGroupName", "clusterName", "oidcIssuerUrl", "kubeconfig", "namespace",
     "workspaceName", "model", "instanceType", "inferenceEndpoint", "demoAppPortForward",
+    "estimatedHourlyCostUsd", "estimatedMonthlyCostUsd", "estimatedCostBasis",
 }
 
 def program_for(model_size: str) -> ProgramRun:

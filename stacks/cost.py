@@ -1,0 +1,64 @@
+"""What a stack costs per hour and per month at list prices (stacks/data/prices.csv)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from stacks import prices
+from stacks.settings import Settings
+
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class CostLine:
+    item: str
+    sku: str
+    quantity: int
+    price: Optional[prices.Price]
+
+    @property
+    def usd_per_hour(self) -> Optional[float]:
+        return None if self.price is None else self.price.usd_per_hour * self.quantity
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    region: str
+    lines: tuple[CostLine, ...]
+
+    @property
+    def hourly_usd(self) -> float:
+        return round(sum(line.usd_per_hour or 0.0 for line in self.lines), 4)
+
+    @property
+    def monthly_usd(self) -> float:
+        return round(self.hourly_usd * HOURS_PER_MONTH, 2)
+
+    @property
+    def unpriced(self) -> list[str]:
+        return [line.sku for line in self.lines if line.price is None]
+
+    def basis(self) -> str:
+        """Where the prices come from, in words: region and date, and what is not counted."""
+        sources = sorted({(line.price.region, line.price.as_of) for line in self.lines if line.price})
+        text = "list prices, Linux pay-as-you-go, " + ", ".join(f"{region} as of {as_of}" for region, as_of in sources)
+        if any(region != self.region for region, _ in sources):
+            text += f" (no {self.region} prices in the table: refresh it with python -m stacks.prices --region {self.region})"
+        if self.unpriced:
+            text += f"; no price known for {', '.join(self.unpriced)}, not counted"
+        return text + "; disks, egress and the free AKS control plane not counted"
+
+
+def estimate(settings: Settings) -> CostEstimate:
+    region = settings.location
+    lines = [
+        CostLine("system pool", settings.system_node_vm_size, settings.system_node_count,
+                 prices.price_of(settings.system_node_vm_size, region)),
+        CostLine("model nodes", settings.instance_type, settings.node_count, prices.price_of(settings.instance_type, region)),
+    ]
+    if settings.demo_app and settings.public:
+        lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
+        lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))
+    return CostEstimate(region, tuple(lines))

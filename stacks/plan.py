@@ -1,0 +1,118 @@
+"""Offline plan: what `pulumi up` would create for a stack, with no Azure account, credentials or
+Pulumi CLI. It evaluates the real program under mocks (stacks/offline.py), so it is not a preview:
+it cannot see what already exists, and names and IDs Azure assigns are placeholders.
+
+    python -m stacks.plan --stack dev [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Optional
+
+import yaml
+
+from stacks import catalog
+from stacks.offline import ProgramRun, run_program
+from stacks.settings import ConfigError, Settings, settings_from_stack_config
+from stacks.stack_files import SECRET_PLACEHOLDER, StackFileError, load_stack_config
+
+WORKSPACE_TYPE = "kubernetes:kaito.sh/v1beta1:Workspace"
+BANNER = (
+    "OFFLINE PLAN — evaluated under mocks, not a `pulumi preview`: no Azure account, credentials or\n"
+    "Pulumi state were used, so it cannot show what already exists; Azure-assigned names and IDs are\n"
+    "placeholders, and preflight (quota, availability) did not run."
+)
+
+
+def build_plan(stack: str) -> dict[str, Any]:
+    config = load_stack_config(stack)
+    settings = settings_from_stack_config(config, stack)
+    secret_keys = tuple(key for key, value in config.items() if value == SECRET_PLACEHOLDER)
+    run = run_program(config, stack=stack, secret_keys=secret_keys)
+    return plan_document(stack, settings, run)
+
+
+def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, Any]:
+    size = catalog.VM_SIZES[settings.instance_type]
+    system = catalog.VM_SIZES.get(settings.system_node_vm_size)
+    names = {resource.urn: resource.name for resource in run.resources}
+    workspace = next(r for r in run.resources if r.type == WORKSPACE_TYPE)
+    manifest = {k: v for k, v in workspace.inputs.items() if k != "__defaults"}
+    return {
+        "kind": "kaito-aks offline plan",
+        "notAPreview": True,
+        "stack": stack,
+        "region": settings.location,
+        "modelSize": settings.model_size,
+        "model": settings.model,
+        "modelKind": "KAITO preset (GPU)" if settings.is_preset else "CPU model (llama.cpp, template Workspace)",
+        "instanceType": settings.instance_type,
+        "nodeCount": settings.node_count,
+        "gpus": size.gpu_count * settings.node_count,
+        "gpuModel": size.gpu_model or None,
+        "quotaFamily": size.quota_family,
+        "vcpusNeeded": size.vcpus * settings.node_count,
+        "systemPool": {
+            "vmSize": settings.system_node_vm_size,
+            "count": settings.system_node_count,
+            "quotaFamily": system.quota_family if system else None,
+            "vcpus": system.vcpus * settings.system_node_count if system else None,
+        },
+        "estimatedHourlyCostUsd": run.outputs["estimatedHourlyCostUsd"],
+        "estimatedMonthlyCostUsd": run.outputs["estimatedMonthlyCostUsd"],
+        "estimatedCostBasis": run.outputs["estimatedCostBasis"],
+        "resources": [
+            {"type": r.type, "name": r.name, "parent": names.get(r.parent, "(stack)")}
+            for r in sorted(run.resources, key=lambda r: (r.parent.count("$"), r.urn))
+        ],
+        "workspace": manifest,
+        "outputs": {k: ("[secret]" if k in run.secret_outputs else v) for k, v in sorted(run.outputs.items())},
+    }
+
+
+def render(plan: dict[str, Any]) -> str:
+    system = plan["systemPool"]
+    gpus = f"{plan['gpus']} x {plan['gpuModel']}" if plan["gpus"] else "no GPU"
+    lines = [
+        BANNER,
+        "",
+        f"Stack            {plan['stack']} ({plan['region']}, modelSize {plan['modelSize']})",
+        f"Model            {plan['model']} — {plan['modelKind']}",
+        f"VM size          {plan['nodeCount']} x {plan['instanceType']} ({gpus})",
+        f"Quota needed     {plan['vcpusNeeded']} vCPUs of {plan['quotaFamily']}"
+        + (f"; system pool {system['count']} x {system['vmSize']}: {system['vcpus']} vCPUs of {system['quotaFamily']}"
+           if system["vcpus"] is not None else f"; system pool {system['count']} x {system['vmSize']}"),
+        f"Estimated cost   ${plan['estimatedHourlyCostUsd']:.3f}/h, ${plan['estimatedMonthlyCostUsd']:,.2f}/month (730 h)",
+        f"                 {plan['estimatedCostBasis']}",
+        "",
+        f"Resources ({len(plan['resources'])}):",
+    ]
+    width_type = max(len(r["type"]) for r in plan["resources"])
+    width_name = max(len(r["name"]) for r in plan["resources"])
+    lines.append(f"  {'TYPE'.ljust(width_type)}  {'NAME'.ljust(width_name)}  PARENT")
+    lines += [f"  {r['type'].ljust(width_type)}  {r['name'].ljust(width_name)}  {r['parent']}" for r in plan["resources"]]
+    head = {key: plan["workspace"][key] for key in ("apiVersion", "kind", "metadata") if key in plan["workspace"]}
+    manifest = {**head, **{k: v for k, v in sorted(plan["workspace"].items()) if k not in head}}
+    lines += ["", "Workspace manifest:", yaml.safe_dump(manifest, sort_keys=False).rstrip()]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stacks.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    args = parser.parse_args(argv)
+    try:
+        plan = build_plan(args.stack)
+    except (ConfigError, StackFileError) as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(json.dumps(plan, indent=2) if args.json else render(plan))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

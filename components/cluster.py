@@ -36,6 +36,8 @@ class AksCluster(pulumi.ComponentResource):
 
     resource_group_name: pulumi.Output[str]
     """Name of the resource group."""
+    resource_group_id: pulumi.Output[str]
+    """ARM ID of the resource group (the scope of the stack's budget)."""
     cluster_name: pulumi.Output[str]
     """Name of the managed cluster."""
     cluster_id: pulumi.Output[str]
@@ -117,6 +119,7 @@ class AksCluster(pulumi.ComponentResource):
         )
 
         self.resource_group_name = group.name
+        self.resource_group_id = group.id
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)

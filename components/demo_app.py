@@ -36,6 +36,8 @@ class DemoAppArgs:
     """Recommended labels, plus any label the model's NetworkPolicy admits."""
     name: str = "demo-app"
     """Name of the Deployment, Service and ConfigMap."""
+    replicas: int = 1
+    """0 while the stack is paused: the app has no model to talk to."""
 
 
 class DemoApp(pulumi.ComponentResource):
@@ -108,7 +110,7 @@ def deployment_spec(
         return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 3, "failureThreshold": 3}
 
     return {
-        "replicas": 1,
+        "replicas": args.replicas,
         "selector": {"matchLabels": dict(selector)},
         "template": {
             "metadata": {

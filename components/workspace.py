@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.gpu_pools import GpuPoolCleanup, cleanup_hook
 from components.kubernetes import resources, restricted_container_security_context, restricted_pod_security_context
 
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
@@ -43,6 +44,10 @@ class KaitoWorkspaceArgs:
     """Labels for every object (app.kubernetes.io/* recommended labels)."""
     model_client_labels: Optional[Mapping[str, str]] = None
     """When set, a NetworkPolicy admits to the model's pods only pods carrying these labels."""
+    paused: bool = False
+    """True: no Workspace (the namespace, secret and policy stay), so no GPU node either."""
+    gpu_pool_cleanup: Optional[GpuPoolCleanup] = None
+    """When set, the GPU pool KAITO made is deleted after the Workspace is (KAITO leaves it billing)."""
 
 
 class KaitoWorkspace(pulumi.ComponentResource):
@@ -82,26 +87,33 @@ class KaitoWorkspace(pulumi.ComponentResource):
             )
             depends_on.append(secret)
 
-        timeout_seconds = args.readiness_timeout_minutes * 60
-        manifest = workspace_manifest(args, access_secret_name, timeout_seconds)
-        timeout = f"{args.readiness_timeout_minutes}m"
-        workspace = pulumi.CustomResource(
-            f"kubernetes:{WORKSPACE_API_VERSION}:Workspace",
-            f"{name}-workspace",
-            # Workspace has no `spec`: `resource` and `inference` sit at the top level, which
-            # pulumi_kubernetes' CustomResource class cannot express (pulumi-kubernetes#2363).
-            props={**manifest, "metadata": {**manifest["metadata"], "namespace": namespace.metadata.name}},
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=provider,
-                depends_on=depends_on,
-                # instanceType is immutable in KAITO: a new size means a new Workspace, and the old
-                # one must go first because both carry the same name.
-                replace_on_changes=["resource.instanceType"],
-                delete_before_replace=True,
-                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
-            ),
-        )
+        self.workspace: Optional[pulumi.CustomResource] = None
+        if not args.paused:
+            timeout_seconds = args.readiness_timeout_minutes * 60
+            manifest = workspace_manifest(args, access_secret_name, timeout_seconds)
+            timeout = f"{args.readiness_timeout_minutes}m"
+            hooks = None
+            if args.gpu_pool_cleanup is not None:
+                hook = cleanup_hook(f"{name}-delete-kaito-gpu-pools", args.gpu_pool_cleanup)
+                hooks = pulumi.ResourceHookBinding(after_delete=[hook])
+            self.workspace = pulumi.CustomResource(
+                f"kubernetes:{WORKSPACE_API_VERSION}:Workspace",
+                f"{name}-workspace",
+                # Workspace has no `spec`: `resource` and `inference` sit at the top level, which
+                # pulumi_kubernetes' CustomResource class cannot express (pulumi-kubernetes#2363).
+                props={**manifest, "metadata": {**manifest["metadata"], "namespace": namespace.metadata.name}},
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=provider,
+                    depends_on=depends_on,
+                    # instanceType is immutable in KAITO: a new size means a new Workspace, and the
+                    # old one must go first because both carry the same name.
+                    replace_on_changes=["resource.instanceType"],
+                    delete_before_replace=True,
+                    custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+                    hooks=hooks,
+                ),
+            )
 
         if args.model_client_labels is not None:
             k8s.networking.v1.NetworkPolicy(
@@ -114,7 +126,11 @@ class KaitoWorkspace(pulumi.ComponentResource):
             )
 
         self.namespace = namespace.metadata.name
-        self.workspace_name = workspace.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
+        self.workspace_name = (
+            self.workspace.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
+            if self.workspace is not None
+            else pulumi.Output.from_input(args.workspace_name)
+        )
         self.inference_endpoint = pulumi.Output.all(self.workspace_name, self.namespace).apply(
             lambda parts: inference_endpoint(parts[0], parts[1])
         )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
 
+from components.budget import CostBudget, CostBudgetArgs
 from components.cluster import AksCluster, AksClusterArgs
 from components.demo_app import DemoApp, DemoAppArgs
+from components.gpu_pools import GpuPoolCleanup
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint, llama_cpp_pod_template
 from stacks import catalog
@@ -53,25 +56,44 @@ def compose(settings: Settings) -> dict[str, Any]:
             readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
             labels=labels,
             model_client_labels=MODEL_CLIENT_LABEL if settings.restrict_model_access else None,
+            paused=settings.paused,
+            gpu_pool_cleanup=GpuPoolCleanup(
+                resource_group=settings.resource_group_name,
+                cluster=settings.cluster_name,
+                agent_pools=lambda: agent_pools_client(settings),
+            ),
         ),
         provider=cluster.provider,
     )
     endpoint = inference_endpoint(settings.workspace_name, settings.namespace)
     after_workspace = pulumi.ResourceOptions(depends_on=[workspace])
 
-    SmokeTest(
-        "smoke-test",
-        SmokeTestArgs(
-            namespace=workspace.namespace,
-            inference_endpoint=endpoint,
-            model=settings.model,
-            source=read_sources("app.py", "smoke_test.py"),
-            image=catalog.PYTHON_IMAGE,
-            labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
-        ),
-        provider=cluster.provider,
-        opts=after_workspace,
-    )
+    if not settings.paused:
+        SmokeTest(
+            "smoke-test",
+            SmokeTestArgs(
+                namespace=workspace.namespace,
+                inference_endpoint=endpoint,
+                model=settings.model,
+                source=read_sources("app.py", "smoke_test.py"),
+                image=catalog.PYTHON_IMAGE,
+                labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
+            ),
+            provider=cluster.provider,
+            opts=after_workspace,
+        )
+
+    if settings.budget_monthly_usd:
+        CostBudget(
+            "cost-budget",
+            CostBudgetArgs(
+                scope=cluster.resource_group_id,
+                budget_name=f"budget-{settings.resource_group_name}",
+                amount_usd=settings.budget_monthly_usd,
+                contact_emails=settings.budget_contact_emails,
+                start_date=settings.budget_start_date or first_of_this_month(),
+            ),
+        )
 
     exposure: dict[str, Any] = {}
     if settings.demo_app:
@@ -81,13 +103,14 @@ def compose(settings: Settings) -> dict[str, Any]:
                 namespace=workspace.namespace,
                 inference_endpoint=workspace.inference_endpoint,
                 source=read_sources("app.py", "index.html"),
+                replicas=0 if settings.paused else 1,
                 image=catalog.PYTHON_IMAGE,
                 public=settings.public,
                 allowed_source_ranges=settings.allowed_source_ranges,
                 labels={**kubernetes_labels(settings, component="demo-app", name="demo-app"), **MODEL_CLIENT_LABEL},
             ),
             provider=cluster.provider,
-            opts=after_workspace,
+            opts=None if settings.paused else after_workspace,
         )
         if demo_app.url is not None:
             exposure["demoAppUrl"] = demo_app.url
@@ -109,7 +132,24 @@ def compose(settings: Settings) -> dict[str, Any]:
         "estimatedHourlyCostUsd": cost.hourly_usd,
         "estimatedMonthlyCostUsd": cost.monthly_usd,
         "estimatedCostBasis": cost.basis(),
+        "paused": settings.paused,
     }
+
+
+def first_of_this_month() -> str:
+    """Azure wants a budget to start in the current month; the budget then ignores later changes."""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    return today.replace(day=1).isoformat()
+
+
+def agent_pools_client(settings: Settings):
+    """The AKS AgentPools API, built only when a hook really deletes something."""
+    from azure.identity import DefaultAzureCredential
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    from stacks.preflight import find_subscription
+
+    return ContainerServiceClient(DefaultAzureCredential(), find_subscription(settings)).agent_pools
 
 
 def read_sources(*filenames: str) -> dict[str, str]:

@@ -56,8 +56,10 @@ def estimate(settings: Settings) -> CostEstimate:
     lines = [
         CostLine("system pool", settings.system_node_vm_size, settings.system_node_count,
                  prices.price_of(settings.system_node_vm_size, region)),
-        CostLine("model nodes", settings.instance_type, settings.node_count, prices.price_of(settings.instance_type, region)),
     ]
+    if not settings.paused:
+        lines.append(CostLine("model nodes", settings.instance_type, settings.node_count,
+                              prices.price_of(settings.instance_type, region)))
     if settings.demo_app and settings.public:
         lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
         lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))

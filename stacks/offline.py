@@ -64,6 +64,7 @@ class Registered:
     custom_timeouts: dict[str, str]
     urn: str
     secret_paths: list[str] = field(default_factory=list)
+    after_delete_hooks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -153,6 +154,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     },
                     urn=response.urn,
                     secret_paths=_secret_paths(raw),
+                    after_delete_hooks=list(request.hooks.after_delete),
                 )
             )
         return response

@@ -8,6 +8,7 @@ pulumi.RunError, so the CLI prints the message alone, without a Python traceback
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import ipaddress
 import json
@@ -41,7 +42,17 @@ DEFAULTS: dict[str, str] = {
     "restrictModelAccess": "true",
     "preflight": "true",
     "preflightRegions": "[]",
+    "paused": "false",
+    "environment": "",
+    "owner": "",
+    "expiresOn": "",
+    "autoTeardown": "none",
+    "budgetMonthlyUsd": "0",
+    "budgetContactEmails": "[]",
+    "budgetStartDate": "",
 }
+AUTO_TEARDOWN = ("none", "pause", "destroy")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EXPOSURES = ("private", "public")
 OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
 # Keys Pulumi.yaml cannot declare with a type: `tags` is a map (the schema has no object type) and
@@ -106,6 +117,17 @@ class Settings:
     restrict_model_access: bool
     preflight: bool
     preflight_regions: tuple[str, ...]
+    paused: bool = False
+    """True parks the stack: no Workspace (its GPU pool is deleted), the cluster stays."""
+    environment: str = ""
+    owner: Optional[str] = None
+    expires_on: Optional[str] = None
+    auto_teardown: str = "none"
+    budget_monthly_usd: int = 0
+    """0: no budget."""
+    budget_contact_emails: tuple[str, ...] = ()
+    budget_start_date: Optional[str] = None
+    """First day of a month (YYYY-MM-01); None: the current month when the budget is created."""
     subscription_id: Optional[str] = None
     """azure-native:subscriptionId when set; otherwise the Azure CLI's current subscription."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -264,6 +286,29 @@ def parse_settings(
         )
     allowed_source_ranges = _parse_source_ranges(project, value("allowedSourceRanges"), exposure == "public", problems)
     preflight = _parse_bool(f"{project}:preflight", value("preflight"), problems)
+    paused = _parse_bool(f"{project}:paused", value("paused"), problems)
+    environment = value("environment") or stack
+    owner = value("owner") or None
+    expires_on = _parse_date(f"{project}:expiresOn", value("expiresOn"), problems)
+    auto_teardown = value("autoTeardown")
+    if auto_teardown not in AUTO_TEARDOWN:
+        problems.append(
+            f"{project}:autoTeardown '{auto_teardown}' is not a teardown policy; use none, pause (the nightly "
+            f"workflow parks the stack: no GPU) or destroy (it deletes the stack's resources)"
+        )
+    budget = _parse_int(f"{project}:budgetMonthlyUsd", value("budgetMonthlyUsd"), minimum=0, problems=problems)
+    budget_emails = _parse_emails(f"{project}:budgetContactEmails", value("budgetContactEmails"), problems)
+    if budget and not budget_emails:
+        problems.append(
+            f"{project}:budgetMonthlyUsd is {budget} but {project}:budgetContactEmails is empty; a budget alerts "
+            f"someone: `pulumi config set --path '{project}:budgetContactEmails[0]' platform@example.com`"
+        )
+    budget_start = _parse_date(f"{project}:budgetStartDate", value("budgetStartDate"), problems)
+    if budget_start and not budget_start.endswith("-01"):
+        problems.append(
+            f"{project}:budgetStartDate '{budget_start}' must be the first day of a month (Azure budgets start "
+            f"on one), e.g. {budget_start[:8]}01"
+        )
     preflight_regions = _parse_regions(f"{project}:preflightRegions", value("preflightRegions"), problems)
 
     if problems:
@@ -276,6 +321,11 @@ def parse_settings(
         "modelSize": model_size,
         "managed-by": "pulumi",
     }
+    standard_tags["environment"] = environment
+    if owner:
+        standard_tags["owner"] = owner
+    if expires_on:
+        standard_tags["expiry"] = expires_on
     merged_tags = dict(sorted({**tags, **standard_tags}.items()))
     return Settings(
         project=project,
@@ -304,6 +354,14 @@ def parse_settings(
         restrict_model_access=bool(restrict_model_access),
         preflight=bool(preflight),
         preflight_regions=preflight_regions,
+        paused=bool(paused),
+        environment=environment,
+        owner=owner,
+        expires_on=expires_on,
+        auto_teardown=auto_teardown,
+        budget_monthly_usd=budget or 0,
+        budget_contact_emails=budget_emails,
+        budget_start_date=budget_start,
         subscription_id=(raw.get(SUBSCRIPTION_KEY) or "").strip() or None,
         tags=merged_tags,
     )
@@ -360,6 +418,30 @@ def _parse_source_ranges(project: str, text: str, public: bool, problems: list[s
             f"networks: {example}"
         )
     return tuple(clean)
+
+
+def _parse_date(key: str, text: str, problems: list[str]) -> Optional[str]:
+    if not text:
+        return None
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        problems.append(f"{key} '{text}' is not a date; use YYYY-MM-DD, e.g. 2027-01-31")
+        return None
+
+
+def _parse_emails(key: str, text: str, problems: list[str]) -> tuple[str, ...]:
+    try:
+        emails = json.loads(text) if text else []
+    except json.JSONDecodeError:
+        emails = None
+    if not isinstance(emails, list) or not all(isinstance(e, str) and EMAIL.match(e) for e in emails):
+        problems.append(
+            f"{key} '{text}' is not a list of e-mail addresses; set it with "
+            f"`pulumi config set --path '{key}[0]' platform@example.com`"
+        )
+        return ()
+    return tuple(emails)
 
 
 def _parse_regions(key: str, text: str, problems: list[str]) -> tuple[str, ...]:

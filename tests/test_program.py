@@ -27,7 +27,7 @@ EXPECTED = {
 OUTPUTS = {
     "resourceGroupName", "clusterName", "oidcIssuerUrl", "kubeconfig", "namespace",
     "workspaceName", "model", "instanceType", "inferenceEndpoint", "demoAppPortForward",
-    "estimatedHourlyCostUsd", "estimatedMonthlyCostUsd", "estimatedCostBasis",
+    "estimatedHourlyCostUsd", "estimatedMonthlyCostUsd", "estimatedCostBasis", "paused",
 }
 
 def program_for(model_size: str) -> ProgramRun:
@@ -180,7 +180,8 @@ def test_cluster_runs_a_network_policy_engine():
 def test_every_output_is_exported_and_the_kubeconfig_is_secret(model_size):
     run = program_for(model_size)
     assert set(run.outputs) == OUTPUTS
-    assert all(run.outputs[name] for name in OUTPUTS), run.outputs
+    assert all(run.outputs[name] not in (None, "") for name in OUTPUTS), run.outputs
+    assert run.outputs["paused"] is False
     assert run.secret_outputs == {"kubeconfig"}
     assert run.outputs["oidcIssuerUrl"].startswith("https://eastus.oic.prod-aks.azure.com/")
     name, namespace = run.outputs["workspaceName"], run.outputs["namespace"]
@@ -237,7 +238,7 @@ def test_standard_and_user_tags_reach_every_azure_resource():
     run = run_program(size_config("cpu", tags={"owner": "platform-team", "cost-center": "42"}))
     expected = {
         "project": "kaito-aks", "stack": "test", "modelSize": "cpu", "managed-by": "pulumi",
-        "owner": "platform-team", "cost-center": "42",
+        "environment": "test", "owner": "platform-team", "cost-center": "42",
     }
     azure = [r for r in run.resources if r.type.startswith("azure-native:")]
     assert len(azure) == 2

@@ -1,0 +1,185 @@
+"""Cost control in the program: pause, GPU pool clean-up after a Workspace goes, budget, tags."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+
+from components.gpu_pools import GpuPoolCleanup, cleanup_hook, delete_workspace_pools
+from stacks.settings import ConfigError
+from tests.harness import run_failing_program, run_program
+from tests.programs import size_config
+
+WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+BUDGET = "azure-native:consumption:Budget"
+
+
+def test_paused_removes_the_workspace_and_keeps_the_cluster():
+    running = run_program(size_config("small"))
+    paused = run_program(size_config("small", paused=True))
+    assert paused.of_type(WORKSPACE) == []
+    assert paused.of_type("kubernetes:batch/v1:Job") == []
+    assert paused.one(CLUSTER).inputs == running.one(CLUSTER).inputs
+    assert paused.one("azure-native:resources:ResourceGroup").inputs == running.one("azure-native:resources:ResourceGroup").inputs
+    assert len(paused.of_type("kubernetes:core/v1:Namespace")) == 1
+    assert paused.outputs["paused"] is True
+    assert paused.outputs["estimatedHourlyCostUsd"] == pytest.approx(0.192)  # the system node only
+
+
+def test_paused_scales_the_demo_app_to_zero_without_waiting_on_a_workspace():
+    paused = run_program(size_config("small", paused=True))
+    deployment = paused.one("kubernetes:apps/v1:Deployment")
+    assert deployment.inputs["spec"]["replicas"] == 0
+    assert "demoAppPortForward" in paused.outputs
+    # Resuming is one config change: the same Workspace comes back.
+    resumed = run_program(size_config("small", paused=False))
+    assert resumed.one(WORKSPACE).inputs["metadata"]["name"] == paused.outputs["workspaceName"]
+
+
+def test_the_workspace_carries_the_gpu_pool_clean_up_hook():
+    workspace = run_program(size_config("large"), secret_keys=("kaito-aks:hfToken",)).one(WORKSPACE)
+    assert workspace.after_delete_hooks == ["model-delete-kaito-gpu-pools"]
+
+
+class FakePoller:
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def result(self):
+        self.log.append(self.name)
+
+
+class FakeAgentPools:
+    def __init__(self, pools, missing_cluster=False):
+        self.pools, self.missing_cluster, self.deleted = pools, missing_cluster, []
+
+    def list(self, resource_group_name, resource_name):
+        if self.missing_cluster:
+            raise ResourceNotFoundError("ResourceNotFound: managedClusters/aks-x not found")
+        assert (resource_group_name, resource_name) == ("rg-kaito-aks-dev", "aks-kaito-aks-dev")
+        return self.pools
+
+    def begin_delete(self, resource_group_name, resource_name, agent_pool_name):
+        return FakePoller(self.deleted, agent_pool_name)
+
+
+def agent_pool(name, vm_size, labels):
+    return {"name": name, "properties": {"vmSize": vm_size, "count": 1, "mode": "User", "nodeLabels": labels}}
+
+
+POOLS = [
+    agent_pool("system", "Standard_D4s_v5", {}),
+    agent_pool("ws1f2e3d", "Standard_NV36ads_A10_v5",
+               {"kaito.sh/workspace": "ws-phi-4-mini-instruct", "kaito.sh/workspacenamespace": "kaito"}),
+    agent_pool("ws9a8b7c", "Standard_NC24ads_A100_v4",
+               {"kaito.sh/workspace": "ws-phi-4-mini-instruct", "kaito.sh/workspacenamespace": "kaito"}),
+    agent_pool("ws5d6e7f", "Standard_NV36ads_A10_v5",
+               {"kaito.sh/workspace": "ws-phi-4-mini-instruct", "kaito.sh/workspacenamespace": "other-team"}),
+    agent_pool("ws0c0c0c", "Standard_NC24ads_A100_v4", {"kaito.sh/workspace": "ws-phi-4"}),
+]
+
+
+def test_only_the_deleted_workspaces_pool_of_its_size_is_deleted():
+    client = FakeAgentPools(POOLS)
+    deleted = delete_workspace_pools(client, "rg-kaito-aks-dev", "aks-kaito-aks-dev", "ws-phi-4-mini-instruct",
+                                     "kaito", "Standard_NV36ads_A10_v5", log=lambda line: None)
+    assert deleted == ["ws1f2e3d"] and client.deleted == ["ws1f2e3d"]
+
+
+def test_a_cluster_that_is_already_gone_needs_no_clean_up():
+    client = FakeAgentPools(POOLS, missing_cluster=True)
+    assert delete_workspace_pools(client, "rg", "aks", "ws", "kaito", None, log=lambda line: None) == []
+
+
+def test_the_hook_reads_the_deleted_workspace_from_its_old_inputs():
+    client = FakeAgentPools(POOLS)
+    cleanup = GpuPoolCleanup("rg-kaito-aks-dev", "aks-kaito-aks-dev", agent_pools=lambda: client)
+    callback = _hook_callback(cleanup)
+    callback(pulumi.ResourceHookArgs(
+        urn="urn:pulumi:dev::kaito-aks::kubernetes:kaito.sh/v1beta1:Workspace::model-workspace",
+        id="kaito/ws-phi-4-mini-instruct", name="model-workspace", type=WORKSPACE,
+        old_inputs={"metadata": {"name": "ws-phi-4-mini-instruct", "namespace": "kaito"},
+                    "resource": {"instanceType": "Standard_NC24ads_A100_v4", "count": 1}},
+    ))
+    assert client.deleted == ["ws9a8b7c"]
+
+
+def _hook_callback(cleanup: GpuPoolCleanup):
+    """The function cleanup_hook registers (a real ResourceHook needs a running engine)."""
+    captured = {}
+
+    class Capture:
+        def __init__(self, name, func, opts=None):
+            captured["name"], captured["func"] = name, func
+
+    original = pulumi.ResourceHook
+    pulumi.ResourceHook = Capture  # type: ignore[misc]
+    try:
+        cleanup_hook("model-delete-kaito-gpu-pools", cleanup)
+    finally:
+        pulumi.ResourceHook = original  # type: ignore[misc]
+    assert captured["name"] == "model-delete-kaito-gpu-pools"
+    return captured["func"]
+
+
+def budget_config(**overrides):
+    return size_config("small", budgetMonthlyUsd=3000, budgetContactEmails=["platform@example.com", "fin@example.com"],
+                       **overrides)
+
+
+def test_a_budget_alerts_at_50_80_and_100_percent_of_the_resource_group():
+    run = run_program(budget_config(budgetStartDate="2026-11-01"))
+    budget = run.one(BUDGET)
+    group = run.one("azure-native:resources:ResourceGroup")
+    assert budget.inputs["scope"] == "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-kaito-aks-test"
+    assert group.urn in budget.dependencies
+    assert budget.inputs["amount"] == 3000
+    assert (budget.inputs["category"], budget.inputs["timeGrain"]) == ("Cost", "Monthly")
+    assert budget.inputs["timePeriod"] == {"startDate": "2026-11-01T00:00:00Z"}
+    notifications = budget.inputs["notifications"]
+    assert sorted(n["threshold"] for n in notifications.values()) == [50, 80, 100]
+    for notification in notifications.values():
+        assert notification["contactEmails"] == ["platform@example.com", "fin@example.com"]
+        assert (notification["enabled"], notification["thresholdType"]) == (True, "Actual")
+    assert budget.ignore_changes == ["timePeriod"]
+
+
+def test_no_budget_unless_asked_for():
+    assert run_program(size_config("small")).of_type(BUDGET) == []
+
+
+def test_the_budget_is_stable_across_runs():
+    first, second = run_program(budget_config()), run_program(budget_config())
+    assert json.dumps(first.one(BUDGET).inputs, sort_keys=True) == json.dumps(second.one(BUDGET).inputs, sort_keys=True)
+    start = first.one(BUDGET).inputs["timePeriod"]["startDate"]
+    assert start.endswith("-01T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"budgetMonthlyUsd": 100}, "kaito-aks:budgetContactEmails is empty"),
+        ({"budgetMonthlyUsd": 100, "budgetContactEmails": ["not-an-address"]}, "kaito-aks:budgetContactEmails"),
+        ({"budgetMonthlyUsd": -5}, "kaito-aks:budgetMonthlyUsd '-5' must be at least 0"),
+        ({"budgetStartDate": "2026-11-15"}, "kaito-aks:budgetStartDate '2026-11-15' must be the first day of a month"),
+        ({"expiresOn": "next friday"}, "kaito-aks:expiresOn 'next friday' is not a date"),
+        ({"autoTeardown": "sometimes"}, "kaito-aks:autoTeardown 'sometimes' is not a teardown policy"),
+        ({"paused": "later"}, "kaito-aks:paused 'later' is not true or false"),
+    ],
+)
+def test_bad_cost_control_config_is_refused_before_any_resource(overrides, fragment):
+    error, registered = run_failing_program(size_config("small", **overrides))
+    assert isinstance(error, ConfigError)
+    assert fragment in str(error)
+    assert registered == []
+
+
+def test_cost_reporting_tags_environment_owner_and_expiry():
+    run = run_program(size_config("cpu", environment="dev", owner="ml-platform", expiresOn="2027-01-31"))
+    tags = run.one(CLUSTER).inputs["tags"]
+    assert (tags["environment"], tags["owner"], tags["expiry"], tags["modelSize"]) == ("dev", "ml-platform", "2027-01-31", "cpu")
+    assert "expiry" not in run_program(size_config("cpu")).one(CLUSTER).inputs["tags"]

@@ -310,5 +310,7 @@ def test_every_stack_file_runs_clean(stack_file):
     if "kaito-aks:hfToken" in config:
         pytest.skip("stack file holds an encrypted token; covered by the size tests")
     run = run_program(config, stack=stack, secret_keys=secret_keys)
-    assert set(run.outputs) == OUTPUTS
+    exposure = "demoAppUrl" if config.get("kaito-aks:exposure") == "public" else "demoAppPortForward"
+    assert set(run.outputs) == (OUTPUTS - {"demoAppPortForward"}) | {exposure}
+    assert run.outputs["resourceGroupName"] == f"rg-kaito-aks-{stack}"
     jsonschema.validate(workspace_object(run), SCHEMA)

@@ -6,6 +6,7 @@ server, on loopback: the same API the cluster's model serves, answered by an act
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -51,26 +52,30 @@ def smollm2_gguf() -> Path:
     return found[0]
 
 
+@contextlib.contextmanager
+def running(command: list[str], ready_url: str, seconds: float, log_name: str, env: dict | None = None) -> Iterator[None]:
+    """A background process, logged to artifacts/<log_name>, until `ready_url` answers 200."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / log_name, "w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(ready_url, seconds, process)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def model_endpoint() -> Iterator[str]:
     port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "llama-server.log", "w")
-    server = subprocess.Popen(
-        [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
-            "--model_alias", "smollm2-135m-instruct", "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "2048", "--n_threads", "2",
-        ],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/v1/models", 120, server)
+    command = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
+        "--model_alias", "smollm2-135m-instruct", "--host", "127.0.0.1", "--port", str(port),
+        "--n_ctx", "2048", "--n_threads", "2",
+    ]
+    with running(command, f"http://127.0.0.1:{port}/v1/models", 120, "llama-server.log"):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -79,15 +84,9 @@ def demo_app_url(model_endpoint: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "INFERENCE_ENDPOINT": model_endpoint, "PORT": str(port), "MAX_TOKENS": "48",
            "REQUEST_TIMEOUT_SECONDS": "120"}
-    log = open(ARTIFACTS / "demo-app.log", "w")
-    app = subprocess.Popen([sys.executable, str(ROOT / "demo_app" / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", 30, app)
+    command = [sys.executable, str(ROOT / "demo_app" / "app.py")]
+    with running(command, f"http://127.0.0.1:{port}/healthz", 30, "demo-app.log", env):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        app.terminate()
-        app.wait(timeout=10)
-        log.close()
 
 
 def request_log_lines() -> list[dict]:

@@ -385,7 +385,8 @@ def make_capacity(subscription_id: str) -> AzureCapacity:
 
 def apply_preflight(settings: Settings, log: Callable[[str], None] = print) -> Settings:
     """The in-program step: the settings with the size preflight picked, or a PreflightError."""
-    if not settings.preflight:
+    # A paused stack asks Azure for no new VM (the cluster and its system pool exist already).
+    if not settings.preflight or settings.paused:
         return settings
     subscription = find_subscription(settings)
     report = run_preflight(settings, make_capacity(subscription), subscription)

@@ -224,6 +224,12 @@ def test_the_program_fails_before_any_resource_when_nothing_fits(fake_azure):
     assert registered == []
 
 
+def test_a_paused_stack_asks_azure_for_nothing(fake_azure):
+    fake_azure.set_usage("cores", 260, 260)
+    run_program(size_config("small", paused=True), preflight=True)
+    assert fake_azure.calls == []
+
+
 def test_offline_runs_never_ask_azure(fake_azure):
     run_program(size_config("small"))
     assert fake_azure.calls == []

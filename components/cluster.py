@@ -29,6 +29,8 @@ class AksClusterArgs:
     """Kubernetes version; None lets AKS pick its default."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every Azure resource."""
+    ai_toolchain_operator: bool = True
+    """The KAITO add-on; False when KAITO is installed from its Helm charts (the two conflict)."""
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -75,8 +77,11 @@ class AksCluster(pulumi.ComponentResource):
             enable_rbac=True,
             agent_pool_profiles=[system_pool_profile(args.system_node_vm_size, args.system_node_count)],
             # The add-on requires the OIDC issuer (the resource provider validates the pair);
-            # workload identity lets pods reach Azure without secrets.
-            ai_toolchain_operator_profile=containerservice.ManagedClusterAIToolchainOperatorProfileArgs(enabled=True),
+            # workload identity lets pods reach Azure without secrets. Upstream KAITO keeps both
+            # and turns the add-on off explicitly, since the two installations conflict.
+            ai_toolchain_operator_profile=containerservice.ManagedClusterAIToolchainOperatorProfileArgs(
+                enabled=args.ai_toolchain_operator
+            ),
             oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
             security_profile=containerservice.ManagedClusterSecurityProfileArgs(
                 workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),

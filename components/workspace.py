@@ -9,7 +9,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gpu_pools import GpuPoolCleanup, cleanup_hook
-from components.kubernetes import resources, restricted_container_security_context, restricted_pod_security_context
+from components.kubernetes import (
+    inherited_dependencies,
+    resources,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
 # KAITO creates a Service named like the Workspace, port 80 -> 5000, in the Workspace's namespace.
@@ -64,7 +69,9 @@ class KaitoWorkspace(pulumi.ComponentResource):
         self, name: str, args: KaitoWorkspaceArgs, provider: k8s.Provider, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__("kaito-aks:workspace:KaitoWorkspace", name, {}, opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        # With upstream KAITO the component waits for its Helm charts (CRD and webhook).
+        after = inherited_dependencies(opts)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after)
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
@@ -72,7 +79,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
             opts=on_cluster,
         )
 
-        depends_on: list[pulumi.Resource] = [namespace]
+        depends_on: list[pulumi.Resource] = [namespace, *after]
         access_secret_name: Optional[str] = None
         if args.hf_token is not None:
             access_secret_name = f"{args.workspace_name}-hf-token"

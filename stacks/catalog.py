@@ -147,6 +147,87 @@ def load_vm_sizes() -> dict[str, VmSize]:
 PRESETS: dict[str, PresetModel] = load_presets()
 VM_SIZES: dict[str, VmSize] = load_vm_sizes()
 
+# --- install modes ---------------------------------------------------------------------------
+ADDON = "addon"
+UPSTREAM = "upstream"
+INSTALL_MODES = (ADDON, UPSTREAM)
+KAITO_VERSION = {ADDON: "0.6.0", UPSTREAM: "0.12.0"}
+# KAITO 0.12's webhook only asks total GPU memory >= the weights; the server also needs room for
+# the KV cache and activations, so kaito-aks asks for this much more before it calls a size a fit.
+UPSTREAM_MEMORY_MARGIN = 1.2
+
+
+@dataclass(frozen=True)
+class UpstreamModel:
+    """A Hugging Face model upstream KAITO 0.12 serves through vLLM."""
+
+    name: str
+    weights_gib: Optional[float]
+    """None for a Hugging Face id outside the curated list: its size is not known here."""
+    gated: Optional[bool]
+    """None when not known: then the token is used if one is set."""
+
+
+def load_upstream() -> tuple[dict[str, UpstreamModel], frozenset[str]]:
+    rows = _read_csv("kaito-upstream-v0.12.0.csv")
+    models = {
+        row["name"]: UpstreamModel(row["name"], float(row["weights_gib"]), row["gated"] == "True")
+        for row in rows if row["kind"] == "model"
+    }
+    return models, frozenset(row["name"] for row in rows if row["kind"] == "sku")
+
+
+UPSTREAM_MODELS, UPSTREAM_SKUS = load_upstream()
+
+
+def is_hugging_face_id(name: str) -> bool:
+    owner, slash, repo = name.partition("/")
+    return bool(owner and slash and repo and "/" not in repo and " " not in name)
+
+
+def upstream_model(name: str) -> Optional[UpstreamModel]:
+    """A curated model, a generic Hugging Face id (size unknown), or None."""
+    if name in UPSTREAM_MODELS:
+        return UPSTREAM_MODELS[name]
+    return UpstreamModel(name, None, None) if is_hugging_face_id(name) else None
+
+
+def is_gpu_model(name: str, install: str) -> bool:
+    return name in PRESETS if install == ADDON else upstream_model(name) is not None
+
+
+def model_shortfalls(model: str, size: VmSize, node_count: int, install: str = ADDON) -> list[str]:
+    """Why `size` x `node_count` cannot serve `model` under this install mode (empty: it can)."""
+    if model in TEMPLATE_MODELS:
+        return template_shortfalls(TEMPLATE_MODELS[model], size)
+    if not size.has_gpu:
+        return [f"{size.name} has no GPU; {model} is a GPU model"]
+    if install == ADDON:
+        return preset_shortfalls(PRESETS[model], size, node_count)
+    if size.name not in UPSTREAM_SKUS:
+        return [f"{size.name} is not a size KAITO {KAITO_VERSION[UPSTREAM]} provisions (no T4 or V100)"]
+    upstream = upstream_model(model)
+    if upstream is None or upstream.weights_gib is None:
+        return []
+    needed = upstream.weights_gib * UPSTREAM_MEMORY_MARGIN
+    total = node_count * size.total_gpu_memory_gib
+    if total < needed:
+        return [
+            f"{node_count} x {size.name} has {total:g} GiB of GPU memory; {model}'s weights are "
+            f"{upstream.weights_gib:g} GiB and serving them needs about {needed:.0f} GiB"
+        ]
+    return []
+
+
+def needs_model_access_secret(model: str, install: str, token_set: bool) -> bool:
+    """KAITO 0.6.0: required for run-time downloads, rejected otherwise. 0.12: for gated models."""
+    if install == ADDON:
+        return model in PRESETS and PRESETS[model].needs_model_access_secret
+    upstream = upstream_model(model)
+    if upstream is None:
+        return False
+    return upstream.gated if upstream.gated is not None else token_set
+
 
 def preset_shortfalls(preset: PresetModel, size: VmSize, node_count: int) -> list[str]:
     """Why KAITO 0.6.0's webhook would reject `preset` on `node_count` nodes of `size` (empty: fits)."""
@@ -181,14 +262,9 @@ def template_shortfalls(model: TemplateModel, size: VmSize) -> list[str]:
     return problems
 
 
-def sizes_that_fit(model_name: str, node_count: int) -> list[VmSize]:
+def sizes_that_fit(model_name: str, node_count: int, install: str = ADDON) -> list[VmSize]:
     """Every catalog size that can serve `model_name` on `node_count` nodes, cheapest first."""
-    if model_name in PRESETS:
-        preset = PRESETS[model_name]
-        fits = [s for s in VM_SIZES.values() if s.has_gpu and not preset_shortfalls(preset, s, node_count)]
-    else:
-        template = TEMPLATE_MODELS[model_name]
-        fits = [s for s in VM_SIZES.values() if not template_shortfalls(template, s)]
+    fits = [s for s in VM_SIZES.values() if not model_shortfalls(model_name, s, node_count, install)]
     return sorted(fits, key=_price_order)
 
 

@@ -12,6 +12,7 @@ from components.budget import CostBudget, CostBudgetArgs
 from components.cluster import AksCluster, AksClusterArgs
 from components.demo_app import DemoApp, DemoAppArgs
 from components.gpu_pools import GpuPoolCleanup
+from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint, llama_cpp_pod_template
 from stacks import catalog
@@ -35,8 +36,27 @@ def compose(settings: Settings) -> dict[str, Any]:
             system_node_count=settings.system_node_count,
             kubernetes_version=settings.kubernetes_version,
             tags=settings.tags,
+            ai_toolchain_operator=settings.kaito_install == catalog.ADDON,
         ),
     )
+    kaito_ready: Optional[pulumi.ResourceOptions] = None
+    extra_outputs: dict[str, Any] = {}
+    if settings.kaito_install == catalog.UPSTREAM:
+        upstream = UpstreamKaito(
+            "kaito",
+            UpstreamKaitoArgs(
+                cluster_name=settings.cluster_name,
+                resource_group_name=cluster.resource_group_name,
+                location=settings.location,
+                cluster_id=cluster.cluster_id,
+                node_resource_group=cluster.node_resource_group,
+                oidc_issuer_url=cluster.oidc_issuer_url,
+                tags=settings.tags,
+            ),
+            provider=cluster.provider,
+        )
+        kaito_ready = pulumi.ResourceOptions(depends_on=[upstream])
+        extra_outputs["gpuProvisionerClientId"] = upstream.identity.client_id
 
     labels = kubernetes_labels(settings, component="inference")
     hf_token: Optional[pulumi.Output[str]] = None
@@ -64,6 +84,7 @@ def compose(settings: Settings) -> dict[str, Any]:
             ),
         ),
         provider=cluster.provider,
+        opts=kaito_ready,
     )
     endpoint = inference_endpoint(settings.workspace_name, settings.namespace)
     after_workspace = pulumi.ResourceOptions(depends_on=[workspace])
@@ -133,6 +154,8 @@ def compose(settings: Settings) -> dict[str, Any]:
         "estimatedMonthlyCostUsd": cost.monthly_usd,
         "estimatedCostBasis": cost.basis(),
         "paused": settings.paused,
+        "kaitoInstall": settings.kaito_install,
+        **extra_outputs,
     }
 
 

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import runpy
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -107,6 +108,15 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
                 "provisioningState": "Succeeded",
             }
             return arm_id, state
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            name = inputs["resourceName"]
+            arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+                      f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}")
+            return arm_id, {**inputs, "name": name, "clientId": _uuid("client", name),
+                            "principalId": _uuid("principal", name), "tenantId": TENANT}
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            return f"{inputs.get('namespace')}/{inputs.get('name')}", {
+                **inputs, "status": {"status": "deployed", "namespace": inputs.get("namespace"), "name": inputs.get("name")}}
         if args.typ.startswith("kubernetes:"):
             metadata = dict(inputs.get("metadata") or {})
             if args.typ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
@@ -123,6 +133,11 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             value = base64.b64encode(FAKE_KUBECONFIG.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
         raise AssertionError(f"the program made an unexpected call: {args.token}")
+
+
+def _uuid(kind: str, name: str) -> str:
+    """A stable, realistic GUID for an ID Azure would assign."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}.{name}.kaito-aks.test"))
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

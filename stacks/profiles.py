@@ -44,3 +44,30 @@ PROFILES: dict[str, Profile] = {
         summary="Llama-3.3-70B-Instruct on four A100 80GB (needs a Hugging Face token)",
     ),
 }
+
+# kaito-aks:kaitoInstall=upstream: KAITO 0.12 from its Helm charts serves newer Hugging Face models.
+UPSTREAM_PROFILES: dict[str, Profile] = {
+    "cpu": PROFILES["cpu"],
+    "small": Profile(
+        model="Qwen/Qwen3-8B-AWQ",
+        instance_types=("Standard_NV36ads_A10_v5", "Standard_NC24ads_A100_v4"),
+        readiness_timeout_minutes=40,
+        summary="Qwen3-8B (AWQ 4-bit) on one A10",
+    ),
+    "medium": Profile(
+        model="openai/gpt-oss-20b",
+        instance_types=("Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5"),
+        readiness_timeout_minutes=45,
+        summary="gpt-oss-20b on one A100 80GB",
+    ),
+    "large": Profile(
+        model="openai/gpt-oss-120b",
+        instance_types=("Standard_NC48ads_A100_v4", "Standard_NC96ads_A100_v4", "Standard_NC80adis_H100_v5"),
+        readiness_timeout_minutes=75,
+        summary="gpt-oss-120b on two A100 80GB",
+    ),
+}
+
+
+def profiles_for(install: str) -> dict[str, Profile]:
+    return UPSTREAM_PROFILES if install == "upstream" else PROFILES

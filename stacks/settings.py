@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Optional
 import pulumi
 
 from stacks import catalog
-from stacks.profiles import PROFILES, Profile
+from stacks.profiles import PROFILES, Profile, profiles_for
 
 PROJECT = "kaito-aks"
 
@@ -50,6 +50,7 @@ DEFAULTS: dict[str, str] = {
     "budgetMonthlyUsd": "0",
     "budgetContactEmails": "[]",
     "budgetStartDate": "",
+    "kaitoInstall": "addon",
 }
 AUTO_TEARDOWN = ("none", "pause", "destroy")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -98,6 +99,7 @@ class Settings:
     profile: Profile
     model: str
     is_preset: bool
+    """True for a GPU model KAITO serves from its presets (a Hugging Face id, upstream)."""
     instance_type: str
     vm_size: catalog.VmSize
     instance_type_explicit: bool
@@ -132,9 +134,14 @@ class Settings:
     """azure-native:subscriptionId when set; otherwise the Azure CLI's current subscription."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    kaito_install: str = catalog.ADDON
+    """addon: the AKS AI toolchain operator (KAITO 0.6.0); upstream: KAITO 0.12 from Helm."""
+
     @property
     def needs_model_access_secret(self) -> bool:
-        return self.is_preset and catalog.PRESETS[self.model].needs_model_access_secret
+        return self.is_preset and catalog.needs_model_access_secret(
+            self.model, self.kaito_install, token_set=self.hf_token is not None
+        )
 
     @property
     def resource_group_name(self) -> str:
@@ -196,8 +203,17 @@ def parse_settings(
             f"`pulumi config set {LOCATION_KEY} eastus`"
         )
 
+    install = value("kaitoInstall")
+    if install not in catalog.INSTALL_MODES:
+        raise ConfigError(
+            f"{project}:kaitoInstall '{install}' is not an install mode; use addon (the AKS AI toolchain "
+            f"operator add-on, KAITO {catalog.KAITO_VERSION['addon']}) or upstream (KAITO "
+            f"{catalog.KAITO_VERSION['upstream']} from its Helm charts)"
+        )
+    version = catalog.KAITO_VERSION[install]
+    profiles = profiles_for(install)
     model_size = value("modelSize")
-    profile = PROFILES.get(model_size)
+    profile = profiles.get(model_size)
     if profile is None:
         raise ConfigError(
             f"{project}:modelSize '{model_size}' is not a model size; use one of {', '.join(PROFILES)} "
@@ -210,14 +226,9 @@ def parse_settings(
     )
 
     model = value("model") or profile.model
-    is_preset = model in catalog.PRESETS
+    is_preset = catalog.is_gpu_model(model, install)
     if not is_preset and model not in catalog.TEMPLATE_MODELS:
-        raise ConfigError(
-            f"{project}:model '{model}' is not a KAITO 0.6.0 preset nor a CPU model kaito-aks serves; "
-            f"use one of {', '.join(sorted(catalog.PRESETS))} (GPU) or "
-            f"{', '.join(sorted(catalog.TEMPLATE_MODELS))} (CPU)"
-            + _closest_hint(model, [*catalog.PRESETS, *catalog.TEMPLATE_MODELS])
-        )
+        raise ConfigError(_unknown_model_message(project, model, install))
     if is_preset and model_size == "cpu":
         problems.append(
             f"{project}:model '{model}' is a GPU preset but {project}:modelSize is 'cpu'; "
@@ -227,21 +238,31 @@ def parse_settings(
     if not is_preset and model_size != "cpu":
         problems.append(
             f"{project}:model '{model}' runs on CPU but {project}:modelSize is '{model_size}'; "
-            f"set {project}:modelSize to cpu, or pick a GPU preset such as {PROFILES[model_size].model}"
+            f"set {project}:modelSize to cpu, or pick a GPU preset such as {profiles[model_size].model}"
         )
 
     explicit_instance_type = value("instanceType")
-    instance_type = explicit_instance_type or _default_instance_type(profile, model, node_count or 1)
-    vm_size = _check_instance_type(project, model, instance_type, node_count or 1, problems)
+    upstream = catalog.upstream_model(model) if install == catalog.UPSTREAM and is_preset else None
+    if upstream is not None and upstream.weights_gib is None and not explicit_instance_type:
+        problems.append(
+            f"{project}:model '{model}' is not in kaito-aks's list of KAITO {version} models, so its size is "
+            f"unknown here; KAITO serves it best-effort. Set {project}:instanceType to a GPU size with room "
+            f"for its weights (e.g. Standard_NC24ads_A100_v4), or use a listed model: "
+            f"{', '.join(sorted(catalog.UPSTREAM_MODELS))}"
+        )
+    instance_type = explicit_instance_type or _default_instance_type(profile, model, node_count or 1, install)
+    vm_size = _check_instance_type(project, model, instance_type, node_count or 1, install, problems)
 
     hf_token_value = raw.get("hfToken") or ""
     hf_token = SecretStr(hf_token_value.strip()) if hf_token_value.strip() else None
-    if is_preset and catalog.PRESETS[model].needs_model_access_secret and hf_token is None:
+    if is_preset and hf_token is None and catalog.needs_model_access_secret(model, install, token_set=False):
+        reason = "downloads its weights from Hugging Face at run time" if install == catalog.ADDON else (
+            "is gated on Hugging Face")
         problems.append(
-            f"{project}:hfToken is not set, and {model} downloads its weights from Hugging Face at run "
-            f"time; accept the model's licence on huggingface.co, create a read token and run "
+            f"{project}:hfToken is not set, and {model} {reason}; accept the model's licence on "
+            f"huggingface.co, create a read token and run "
             f"`pulumi config set --secret {project}:hfToken <token>` (or choose a model that needs none, "
-            f"e.g. phi-4)"
+            f"e.g. {'phi-4' if install == catalog.ADDON else 'openai/gpt-oss-20b'})"
         )
 
     namespace = value("namespace")
@@ -339,7 +360,8 @@ def parse_settings(
         vm_size=vm_size,
         instance_type_explicit=bool(explicit_instance_type),
         candidate_instance_types=(
-            (instance_type,) if explicit_instance_type else _candidates(profile, model, node_count, instance_type)
+            (instance_type,) if explicit_instance_type
+            else _candidates(profile, model, node_count, instance_type, install)
         ),
         node_count=node_count,
         namespace=namespace,
@@ -363,6 +385,7 @@ def parse_settings(
         budget_contact_emails=budget_emails,
         budget_start_date=budget_start,
         subscription_id=(raw.get(SUBSCRIPTION_KEY) or "").strip() or None,
+        kaito_install=install,
         tags=merged_tags,
     )
 
@@ -458,38 +481,56 @@ def _parse_regions(key: str, text: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(regions)
 
 
-def _candidates(profile: Profile, model: str, node_count: int, default: str) -> tuple[str, ...]:
-    """The profile's sizes that fit the model, in its order; the default leads when none of them fit."""
-    fitting = tuple(
-        name for name in profile.instance_types
-        if name in catalog.VM_SIZES and not _shortfalls(model, catalog.VM_SIZES[name], node_count)
+def _unknown_model_message(project: str, model: str, install: str) -> str:
+    key = f"{project}:model"
+    if install == catalog.ADDON and catalog.is_gpu_model(model, catalog.UPSTREAM):
+        return (
+            f"{key} '{model}' is served by upstream KAITO {catalog.KAITO_VERSION['upstream']}, not by the AKS "
+            f"add-on's KAITO {catalog.KAITO_VERSION['addon']}; set `pulumi config set {project}:kaitoInstall "
+            f"upstream`, or pick a {catalog.KAITO_VERSION['addon']} preset: {', '.join(sorted(catalog.PRESETS))}"
+        )
+    if install == catalog.UPSTREAM and model in catalog.PRESETS:
+        return (
+            f"{key} '{model}' is an add-on preset name; upstream KAITO {catalog.KAITO_VERSION['upstream']} takes "
+            f"Hugging Face repo ids, e.g. {', '.join(sorted(catalog.UPSTREAM_MODELS)[:6])}"
+            + _closest_hint(model, list(catalog.UPSTREAM_MODELS))
+        )
+    known = sorted(catalog.PRESETS) if install == catalog.ADDON else sorted(catalog.UPSTREAM_MODELS)
+    what = f"a KAITO {catalog.KAITO_VERSION[install]} preset" if install == catalog.ADDON else "a Hugging Face repo id"
+    return (
+        f"{key} '{model}' is not {what} nor a CPU model kaito-aks serves; use one of {', '.join(known)} (GPU) "
+        f"or {', '.join(sorted(catalog.TEMPLATE_MODELS))} (CPU)"
+        + _closest_hint(model, [*known, *catalog.TEMPLATE_MODELS])
     )
+
+
+def _profile_sizes_that_fit(profile: Profile, model: str, node_count: int, install: str) -> tuple[str, ...]:
+    return tuple(
+        name for name in profile.instance_types
+        if name in catalog.VM_SIZES and not catalog.model_shortfalls(model, catalog.VM_SIZES[name], node_count, install)
+    )
+
+
+def _candidates(profile: Profile, model: str, node_count: int, default: str, install: str) -> tuple[str, ...]:
+    """The profile's sizes that fit the model, in its order; the default leads when none of them fit."""
+    fitting = _profile_sizes_that_fit(profile, model, node_count, install)
     return fitting if default in fitting else (default, *fitting)
 
 
-def _default_instance_type(profile: Profile, model: str, node_count: int) -> str:
+def _default_instance_type(profile: Profile, model: str, node_count: int, install: str) -> str:
     """The profile's first size that fits the model; else the cheapest catalog size that does."""
-    for name in profile.instance_types:
-        if name in catalog.VM_SIZES and not _shortfalls(model, catalog.VM_SIZES[name], node_count):
-            return name
-    fitting = catalog.sizes_that_fit(model, node_count)
+    fitting_profile = _profile_sizes_that_fit(profile, model, node_count, install)
+    if fitting_profile:
+        return fitting_profile[0]
+    fitting = catalog.sizes_that_fit(model, node_count, install)
     return fitting[0].name if fitting else profile.instance_types[0]
 
 
-def _shortfalls(model: str, size: catalog.VmSize, node_count: int) -> list[str]:
-    if model in catalog.PRESETS:
-        preset = catalog.PRESETS[model]
-        if not size.has_gpu:
-            return [f"{size.name} has no GPU; {model} is a GPU preset"]
-        return catalog.preset_shortfalls(preset, size, node_count)
-    return catalog.template_shortfalls(catalog.TEMPLATE_MODELS[model], size)
-
-
 def _check_instance_type(
-    project: str, model: str, instance_type: str, node_count: int, problems: list[str]
+    project: str, model: str, instance_type: str, node_count: int, install: str, problems: list[str]
 ) -> Optional[catalog.VmSize]:
     key = f"{project}:instanceType"
-    fitting = catalog.sizes_that_fit(model, node_count)
+    fitting = catalog.sizes_that_fit(model, node_count, install)
     suggestion = (
         f"sizes that fit {model} on {node_count} node(s), cheapest first: "
         + ", ".join(f"{s.name} ({_price(s)})" for s in fitting[:6])
@@ -505,7 +546,7 @@ def _check_instance_type(
     if size is None:
         problems.append(f"{key} '{instance_type}' is not a VM size kaito-aks knows; {suggestion}")
         return None
-    shortfalls = _shortfalls(model, size, node_count)
+    shortfalls = catalog.model_shortfalls(model, size, node_count, install)
     if shortfalls:
         problems.append(
             f"{key} '{instance_type}' cannot serve {model} (KAITO would reject it: "

@@ -27,7 +27,7 @@ EXPECTED = {
 OUTPUTS = {
     "resourceGroupName", "clusterName", "oidcIssuerUrl", "kubeconfig", "namespace",
     "workspaceName", "model", "instanceType", "inferenceEndpoint", "demoAppPortForward",
-    "estimatedHourlyCostUsd", "estimatedMonthlyCostUsd", "estimatedCostBasis", "paused",
+    "estimatedHourlyCostUsd", "estimatedMonthlyCostUsd", "estimatedCostBasis", "paused", "kaitoInstall",
 }
 
 def program_for(model_size: str) -> ProgramRun:

@@ -1,0 +1,121 @@
+"""WorkloadIdentity: a user-assigned managed identity a Kubernetes service account signs in as.
+
+Identity + federated identity credential (the cluster's OIDC issuer, the service account's
+subject, audience api://AzureADTokenExchange) + role assignments. A pod whose service account is
+annotated azure.workload.identity/client-id=<clientId> (and labelled
+azure.workload.identity/use=true) then reaches Azure without a secret. Used by upstream KAITO's
+GPU provisioner; reusable by anything else that must.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+from pulumi_azure_native import authorization, managedidentity
+
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+# Built-in role definition IDs (the same in every tenant).
+BUILT_IN_ROLES: dict[str, str] = {
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Azure Kubernetes Service Contributor Role": "ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+}
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """A built-in role on a scope; `scope_key` names the scope stably (the scope itself may be unknown
+    until deployment), so the role assignment's GUID does not change between previews."""
+
+    role: str
+    scope: pulumi.Input[str]
+    scope_key: str
+
+
+@dataclass(frozen=True)
+class WorkloadIdentityArgs:
+    identity_name: str
+    resource_group_name: pulumi.Input[str]
+    location: str
+    oidc_issuer_url: pulumi.Input[str]
+    """The cluster's OIDC issuer URL."""
+    namespace: str
+    """Namespace of the Kubernetes service account."""
+    service_account: str
+    """Name of the Kubernetes service account."""
+    subscription_id: pulumi.Input[str]
+    roles: Sequence[RoleGrant] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class WorkloadIdentity(pulumi.ComponentResource):
+    """Identity, federated credential and role assignments for one Kubernetes service account."""
+
+    client_id: pulumi.Output[str]
+    """For the service account annotation azure.workload.identity/client-id."""
+    principal_id: pulumi.Output[str]
+    tenant_id: pulumi.Output[str]
+    federated_credential: managedidentity.FederatedIdentityCredential
+    role_assignments: list[authorization.RoleAssignment]
+
+    def __init__(self, name: str, args: WorkloadIdentityArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("kaito-aks:identity:WorkloadIdentity", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_name_=args.identity_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        self.federated_credential = managedidentity.FederatedIdentityCredential(
+            f"{name}-federated-credential",
+            federated_identity_credential_resource_name=f"{args.namespace}-{args.service_account}",
+            resource_name_=identity.name,
+            resource_group_name=args.resource_group_name,
+            issuer=args.oidc_issuer_url,
+            subject=service_account_subject(args.namespace, args.service_account),
+            audiences=[TOKEN_AUDIENCE],
+            opts=child,
+        )
+        self.role_assignments = [
+            authorization.RoleAssignment(
+                f"{name}-{grant.scope_key}-{_slug(grant.role)}",
+                role_assignment_name=role_assignment_guid(name, grant),
+                principal_id=identity.principal_id,
+                # The identity is new: without the type, Entra may not have replicated it yet and
+                # the assignment fails with PrincipalNotFound.
+                principal_type="ServicePrincipal",
+                role_definition_id=pulumi.Output.concat(
+                    "/subscriptions/", args.subscription_id,
+                    "/providers/Microsoft.Authorization/roleDefinitions/", BUILT_IN_ROLES[grant.role],
+                ),
+                scope=grant.scope,
+                opts=child,
+            )
+            for grant in args.roles
+        ]
+
+        self.client_id = identity.client_id
+        self.principal_id = identity.principal_id
+        self.tenant_id = identity.tenant_id
+        self.register_outputs({"clientId": self.client_id, "principalId": self.principal_id, "tenantId": self.tenant_id})
+
+
+def service_account_subject(namespace: str, service_account: str) -> str:
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def role_assignment_guid(component_name: str, grant: RoleGrant) -> str:
+    """Role assignment names are GUIDs; derive one from what the assignment is, so it is stable."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kaito-aks/{component_name}/{grant.scope_key}/{grant.role}"))
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")

@@ -1,0 +1,194 @@
+"""kaito-aks:kaitoInstall=upstream: KAITO 0.12 from Helm, its provisioner's workload identity, newer models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from components.identity import BUILT_IN_ROLES
+from components.kaito_install import GPU_PROVISIONER_CHART, KAITO_CHART_VERSION, KAITO_HELM_REPO
+from stacks import offline
+from stacks.settings import ConfigError
+from tests.harness import ProgramRun, run_failing_program, run_program
+from tests.programs import HF_TOKEN, size_config
+
+SCHEMAS = Path(__file__).parent / "schemas"
+SCHEMA_V012 = json.loads((SCHEMAS / "workspace-v1beta1-v0.12.0.strict.schema.json").read_text())
+SCHEMA_V060 = json.loads((SCHEMAS / "workspace-v1beta1-v0.6.0.strict.schema.json").read_text())
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
+ROLE = "azure-native:authorization:RoleAssignment"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
+EXPECTED = {
+    "cpu": ("qwen2.5-0.5b-instruct", "Standard_D8s_v5"),
+    "small": ("Qwen/Qwen3-8B-AWQ", "Standard_NV36ads_A10_v5"),
+    "medium": ("openai/gpt-oss-20b", "Standard_NC24ads_A100_v4"),
+    "large": ("openai/gpt-oss-120b", "Standard_NC48ads_A100_v4"),
+}
+
+
+def upstream(model_size: str, **overrides) -> ProgramRun:
+    config = size_config(model_size, kaitoInstall="upstream", **overrides)
+    if "hfToken" not in overrides:
+        # size_config sets a token for the add-on's large model; upstream's gpt-oss-120b needs none.
+        config.pop("kaito-aks:hfToken", None)
+    return run_program(config, secret_keys=("kaito-aks:hfToken",) if "hfToken" in overrides else ())
+
+
+def manifest(run: ProgramRun) -> dict:
+    return {k: v for k, v in run.one(WORKSPACE).inputs.items() if k != "__defaults"}
+
+
+def release(run: ProgramRun, name: str):
+    return next(r for r in run.of_type(RELEASE) if r.inputs["name"] == name)
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_upstream_keeps_oidc_and_workload_identity_but_turns_the_addon_off(model_size):
+    cluster = upstream(model_size).one(CLUSTER).inputs
+    assert cluster["aiToolchainOperatorProfile"] == {"enabled": False}
+    assert cluster["oidcIssuerProfile"] == {"enabled": True}
+    assert cluster["securityProfile"] == {"workloadIdentity": {"enabled": True}}
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_addon_mode_installs_nothing_with_helm_and_creates_no_identity(model_size):
+    config = size_config(model_size)
+    run = run_program(config, secret_keys=("kaito-aks:hfToken",) if model_size == "large" else ())
+    assert run.one(CLUSTER).inputs["aiToolchainOperatorProfile"] == {"enabled": True}
+    assert run.of_type(RELEASE) == [] and run.of_type(IDENTITY) == [] and run.of_type(ROLE) == []
+
+
+@pytest.mark.parametrize("model_size", EXPECTED)
+def test_upstream_workspaces_serve_the_newer_defaults_and_match_kaito_0_12s_schema(model_size):
+    run = upstream(model_size)
+    model, size = EXPECTED[model_size]
+    document = manifest(run)
+    jsonschema.validate(document, SCHEMA_V012)
+    assert document["resource"]["instanceType"] == size
+    assert run.outputs["model"] == model and run.outputs["kaitoInstall"] == "upstream"
+    if model_size != "cpu":
+        assert document["inference"]["preset"] == {"name": model}  # not gated: no modelAccessSecret
+
+
+def test_the_federated_credential_trusts_the_clusters_issuer_for_the_provisioners_account():
+    run = upstream("small")
+    identity = run.one(IDENTITY)
+    credential = run.one(CREDENTIAL)
+    assert identity.inputs["resourceName"] == "id-aks-kaito-aks-test-gpu-provisioner"
+    assert identity.inputs["resourceGroupName"] == "rg-kaito-aks-test"
+    assert credential.inputs["issuer"] == run.outputs["oidcIssuerUrl"]
+    assert credential.inputs["subject"] == "system:serviceaccount:gpu-provisioner:gpu-provisioner"
+    assert credential.inputs["audiences"] == ["api://AzureADTokenExchange"]
+    assert credential.inputs["resourceName"] == identity.inputs["resourceName"]
+    assert run.one(CLUSTER).urn in credential.dependencies
+
+
+def test_the_provisioner_may_manage_the_cluster_and_nothing_wider():
+    run = upstream("small")
+    (role,) = run.of_type(ROLE)
+    cluster_id = run.one("pulumi:providers:kubernetes").inputs["clusterIdentifier"]
+    assert role.inputs["scope"] == cluster_id
+    assert role.inputs["principalType"] == "ServicePrincipal"
+    subscription = cluster_id.split("/")[2]
+    assert role.inputs["roleDefinitionId"] == (
+        f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{BUILT_IN_ROLES['Contributor']}"
+    )
+    assert run.one(IDENTITY).urn in role.dependencies
+    assert role.inputs["principalId"] == offline._uuid("principal", run.one(IDENTITY).inputs["resourceName"])
+    again = upstream("small").one(ROLE)
+    assert again.inputs["roleAssignmentName"] == role.inputs["roleAssignmentName"]
+
+
+def test_helm_releases_are_pinned_and_take_their_values_from_the_stack():
+    run = upstream("small")
+    controller = release(run, "kaito-workspace")
+    assert controller.inputs["chart"] == "workspace"
+    assert controller.inputs["version"] == KAITO_CHART_VERSION == "0.12.0"
+    assert controller.inputs["repositoryOpts"] == {"repo": KAITO_HELM_REPO}
+    assert controller.inputs["values"] == {"clusterName": "aks-kaito-aks-test"}
+    provisioner = release(run, "gpu-provisioner")
+    assert provisioner.inputs["chart"] == GPU_PROVISIONER_CHART
+    assert GPU_PROVISIONER_CHART.endswith("gpu-provisioner-0.3.5.tgz")
+    values = provisioner.inputs["values"]
+    env = {item["name"]: item["value"] for item in values["controller"]["env"]}
+    cluster_id = run.one("pulumi:providers:kubernetes").inputs["clusterIdentifier"]
+    assert env == {
+        "ARM_SUBSCRIPTION_ID": cluster_id.split("/")[2],
+        "LOCATION": "eastus",
+        "AZURE_CLUSTER_NAME": "aks-kaito-aks-test",
+        "AZURE_NODE_RESOURCE_GROUP": "MC_rg-kaito-aks-test_aks-kaito-aks-test_eastus",
+        "ARM_RESOURCE_GROUP": "rg-kaito-aks-test",
+    }
+    identity_name = run.one(IDENTITY).inputs["resourceName"]
+    assert values["workloadIdentity"] == {
+        "clientId": offline._uuid("client", identity_name),  # what Azure assigned the identity
+        "tenantId": offline.TENANT,
+    }
+    assert run.outputs["gpuProvisionerClientId"] == values["workloadIdentity"]["clientId"]
+
+
+def test_the_provisioner_starts_only_after_its_credential_and_role_exist():
+    run = upstream("small")
+    provisioner = release(run, "gpu-provisioner")
+    for dependency in (run.one(CREDENTIAL), run.one(ROLE), release(run, "kaito-workspace")):
+        assert dependency.urn in provisioner.dependencies
+
+
+def test_the_workspace_waits_for_upstream_kaito():
+    run = upstream("medium")
+    workspace = run.one(WORKSPACE)
+    for name in ("kaito-workspace", "gpu-provisioner"):
+        assert release(run, name).urn in workspace.dependencies
+
+
+def test_a_gated_model_gets_its_token_and_an_open_one_does_not():
+    gated = upstream("medium", model="google/gemma-3-27b-it", hfToken=HF_TOKEN)
+    secret = gated.one("kubernetes:core/v1:Secret")
+    assert manifest(gated)["inference"]["preset"]["presetOptions"] == {"modelAccessSecret": secret.inputs["metadata"]["name"]}
+    jsonschema.validate(manifest(gated), SCHEMA_V012)
+    open_model = upstream("medium", hfToken=HF_TOKEN)
+    assert open_model.of_type("kubernetes:core/v1:Secret") == []
+
+
+def test_any_hugging_face_id_with_an_explicit_size():
+    run = upstream("small", model="Qwen/Qwen3-0.6B", instanceType="Standard_NV36ads_A10_v5")
+    assert manifest(run)["inference"]["preset"] == {"name": "Qwen/Qwen3-0.6B"}
+
+
+@pytest.mark.parametrize(
+    ("config", "fragments"),
+    [
+        (size_config("medium", model="openai/gpt-oss-20b"),
+         ["kaito-aks:model 'openai/gpt-oss-20b' is served by upstream KAITO 0.12.0", "kaitoInstall upstream"]),
+        (size_config("small", kaitoInstall="upstream", instanceType="Standard_NC8as_T4_v3"),
+         ["kaito-aks:instanceType 'Standard_NC8as_T4_v3'", "not a size KAITO 0.12.0 provisions", "Standard_NV36ads_A10_v5"]),
+        (size_config("small", kaitoInstall="upstream", model="phi-4-mini-instruct"),
+         ["'phi-4-mini-instruct' is an add-on preset name", "Hugging Face repo ids", "microsoft/Phi-4-mini-instruct"]),
+        (size_config("small", kaitoInstall="upstream", model="Qwen/Qwen3-0.6B"),
+         ["'Qwen/Qwen3-0.6B' is not in kaito-aks's list", "Set kaito-aks:instanceType"]),
+        (size_config("large", kaitoInstall="upstream", instanceType="Standard_NC24ads_A100_v4"),
+         ["80 GiB of GPU memory", "121.54 GiB", "cheapest first: Standard_NC48ads_A100_v4"]),
+        (size_config("medium", kaitoInstall="upstream", model="meta-llama/Llama-3.3-70B-Instruct",
+                     instanceType="Standard_NC96ads_A100_v4"),
+         ["kaito-aks:hfToken is not set", "is gated on Hugging Face"]),
+        (size_config("small", kaitoInstall="helm"), ["kaito-aks:kaitoInstall 'helm'", "addon", "upstream"]),
+    ],
+)
+def test_bad_combinations_are_refused_before_any_resource(config, fragments):
+    config.pop("kaito-aks:hfToken", None)
+    error, registered = run_failing_program(config)
+    assert isinstance(error, ConfigError), repr(error)
+    for fragment in fragments:
+        assert fragment in str(error), str(error)
+    assert registered == []
+
+
+def test_addon_workspaces_still_match_kaito_0_6_0s_schema_only():
+    document = manifest(run_program(size_config("small")))
+    jsonschema.validate(document, SCHEMA_V060)

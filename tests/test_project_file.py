@@ -5,12 +5,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from stacks.settings import DEFAULTS, UNTYPED_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+def test_pulumi_yaml_matches_pulumis_own_project_schema():
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "schemas" / "pulumi-project.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(PROJECT)
+
+
+def test_the_project_schema_check_can_fail():
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "schemas" / "pulumi-project.schema.json").read_text())
+    broken = {**PROJECT, "config": {**PROJECT["config"], "tags": {"type": "object", "default": {}}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema).validate(broken)
 
 
 def test_project_name_and_python_runtime():

@@ -28,6 +28,14 @@ def page():
 def test_a_person_sends_a_prompt_and_sees_a_streamed_answer(page, demo_app_url):
     page.goto(demo_app_url)
     expect(page.locator("h1")).to_have_text("Chat with the model served by KAITO")
+    # Record every text the answer bubble shows, to see it grow piece by piece (not all at once).
+    page.evaluate("""() => {
+        window.answerTexts = [];
+        new MutationObserver(() => {
+            const answer = document.querySelector('.message.assistant');
+            if (answer && answer.textContent) window.answerTexts.push(answer.textContent);
+        }).observe(document.getElementById('conversation'), {subtree: true, childList: true, characterData: true});
+    }""")
     page.fill("#prompt", "Name one colour of the rainbow.")
     page.keyboard.press("Enter")
 
@@ -35,6 +43,9 @@ def test_a_person_sends_a_prompt_and_sees_a_streamed_answer(page, demo_app_url):
     answer = page.locator(".message.assistant").last
     expect(answer).to_have_attribute("data-state", "done", timeout=120_000)
     assert answer.inner_text().strip()
+    seen = page.evaluate("window.answerTexts")
+    assert len(set(seen)) > 1, "the answer appeared in one piece instead of streaming"
+    assert seen[-1] == answer.text_content() and all(seen[-1].startswith(text) for text in seen)
     expect(page.locator(".message.error")).to_have_count(0)
     expect(page.locator("#send")).to_be_enabled()
     page.screenshot(path=str(ARTIFACTS / "chat.png"))

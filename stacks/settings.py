@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Optional
 import pulumi
 
 from stacks import catalog
-from stacks.profiles import PROFILES, Profile, profiles_for
+from stacks.profiles import Profile, profiles_for
 
 PROJECT = "kaito-aks"
 
@@ -216,8 +216,8 @@ def parse_settings(
     profile = profiles.get(model_size)
     if profile is None:
         raise ConfigError(
-            f"{project}:modelSize '{model_size}' is not a model size; use one of {', '.join(PROFILES)} "
-            f"(e.g. `pulumi config set {project}:modelSize small`)" + _closest_hint(model_size, list(PROFILES))
+            f"{project}:modelSize '{model_size}' is not a model size; use one of {', '.join(profiles)} "
+            f"(e.g. `pulumi config set {project}:modelSize small`)" + _closest_hint(model_size, list(profiles))
         )
 
     node_count = _parse_int(f"{project}:nodeCount", value("nodeCount"), minimum=1, problems=problems)

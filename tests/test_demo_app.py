@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from demo_app import app as demo
-from tests.fake_openai import FakeOpenAI, Script
+from tests.fake_openai import FakeOpenAI
 
 
 @contextmanager

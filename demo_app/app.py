@@ -5,8 +5,8 @@ from a ConfigMap — nothing to build or push. On a laptop:
 
     INFERENCE_ENDPOINT=http://localhost:8080/v1 python demo_app/app.py   # then open http://localhost:8000
 
-Endpoints: GET / (the page), POST /api/chat (server-sent events), GET /healthz (the process is up),
-GET /readyz (the model endpoint answers /v1/models).
+Endpoints: GET / (the page), GET /api/model (which model answers), POST /api/chat (server-sent
+events), GET /healthz (the process is up), GET /readyz (the model endpoint answers /v1/models).
 
 Settings (environment): INFERENCE_ENDPOINT (required, the base URL ending in /v1), MODEL (default:
 the first model /v1/models lists), SYSTEM_PROMPT, MAX_TOKENS (512), REQUEST_TIMEOUT_SECONDS (60),
@@ -15,6 +15,7 @@ PORT (8000), LOG_LEVEL (INFO; DEBUG also logs prompt sizes per message).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -27,11 +28,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any
 
 PAGE = Path(__file__).with_name("index.html")
 MAX_BODY_BYTES = 64 * 1024
@@ -49,14 +51,14 @@ class ConfigurationError(Exception):
 @dataclass(frozen=True)
 class Settings:
     inference_endpoint: str
-    model: Optional[str]
+    model: str | None
     system_prompt: str
     max_tokens: int
     request_timeout_seconds: float
     port: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
         endpoint = env.get("INFERENCE_ENDPOINT", "").strip().rstrip("/")
         parsed = urllib.parse.urlparse(endpoint)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -98,7 +100,7 @@ class ModelClient:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._discovered_model: Optional[str] = None
+        self._discovered_model: str | None = None
         self._lock = threading.Lock()
 
     def list_models(self) -> list[str]:
@@ -129,7 +131,7 @@ class ModelClient:
         response = self._open("POST", "/chat/completions", payload)
         return model, _completion_deltas(response, self.settings.request_timeout_seconds)
 
-    def _open(self, method: str, path: str, payload: Optional[dict] = None):
+    def _open(self, method: str, path: str, payload: dict | None = None):
         url = self.settings.inference_endpoint + path
         data = json.dumps(payload).encode() if payload is not None else None
         request = urllib.request.Request(url, data=data, method=method)
@@ -143,7 +145,7 @@ class ModelClient:
             raise UpstreamError(
                 HTTPStatus.BAD_GATEWAY, f"the model endpoint answered {error.code}: {_error_text(detail)}"
             ) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise UpstreamError(
                 HTTPStatus.GATEWAY_TIMEOUT,
                 f"the model endpoint did not answer within {self.settings.request_timeout_seconds:g} s",
@@ -156,7 +158,8 @@ class ModelClient:
                     f"the model endpoint did not answer within {self.settings.request_timeout_seconds:g} s",
                 ) from None
             raise UpstreamError(
-                HTTPStatus.BAD_GATEWAY, f"the model endpoint {self.settings.inference_endpoint} is unreachable: {reason}"
+                HTTPStatus.BAD_GATEWAY,
+                f"the model endpoint {self.settings.inference_endpoint} is unreachable: {reason}",
             ) from None
 
 
@@ -207,12 +210,15 @@ def parse_chat_request(body: bytes) -> list[dict[str, str]]:
         raise BadRequest(HTTPStatus.BAD_REQUEST, 'send {"messages": [{"role": "user", "content": "..."}]}')
     if len(messages) > MAX_MESSAGES:
         raise BadRequest(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the conversation has {len(messages)} messages; at most {MAX_MESSAGES}"
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"the conversation has {len(messages)} messages; at most {MAX_MESSAGES}",
         )
     clean = []
     for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in ROLES or not isinstance(message.get("content"), str):
-            raise BadRequest(HTTPStatus.BAD_REQUEST, 'each message needs a role ("user" or "assistant") and text content')
+        if not (isinstance(message, dict) and message.get("role") in ROLES and isinstance(message.get("content"), str)):
+            raise BadRequest(
+                HTTPStatus.BAD_REQUEST, 'each message needs a role ("user" or "assistant") and text content'
+            )
         content = message["content"].strip()
         if not content:
             raise BadRequest(HTTPStatus.BAD_REQUEST, "a message is empty; type something first")
@@ -233,7 +239,7 @@ class ChatHandler(BaseHTTPRequestHandler):
     client: ModelClient  # set on the subclass by make_server
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._handle({"/": self._page, "/healthz": self._healthz, "/readyz": self._readyz})
+        self._handle({"/": self._page, "/api/model": self._model, "/healthz": self._healthz, "/readyz": self._readyz})
 
     def do_POST(self) -> None:  # noqa: N802
         self._handle({"/api/chat": self._chat})
@@ -253,9 +259,10 @@ class ChatHandler(BaseHTTPRequestHandler):
             handler = routes.get(path)
             if handler is not None:
                 handler()
-            elif path in ("/", "/healthz", "/readyz", "/api/chat"):
+            elif path in ("/", "/api/model", "/healthz", "/readyz", "/api/chat"):
                 allowed = "POST" if path == "/api/chat" else "GET"
-                self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.command} is not allowed here; use {allowed}"}, {"Allow": allowed})
+                self._json(HTTPStatus.METHOD_NOT_ALLOWED,
+                           {"error": f"{self.command} is not allowed here; use {allowed}"}, {"Allow": allowed})
             else:
                 self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
         except BadRequest as error:
@@ -283,6 +290,9 @@ class ChatHandler(BaseHTTPRequestHandler):
         body = PAGE.read_bytes()
         self._send(HTTPStatus.OK, body, "text/html; charset=utf-8")
 
+    def _model(self) -> None:
+        self._json(HTTPStatus.OK, {"model": self.client.model_id()})
+
     def _healthz(self) -> None:
         self._json(HTTPStatus.OK, {"status": "ok"})
 
@@ -300,10 +310,13 @@ class ChatHandler(BaseHTTPRequestHandler):
             raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "send the message as a JSON body with a Content-Length")
         length = int(length_header)
         if length > MAX_BODY_BYTES:
-            raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the request is {length} bytes; at most {MAX_BODY_BYTES}")
+            raise BadRequest(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the request is {length} bytes; at most {MAX_BODY_BYTES}"
+            )
         messages = parse_chat_request(self.rfile.read(length))
         self._fields.update(messages=len(messages), prompt_chars=sum(len(m["content"]) for m in messages))
-        log.debug(json.dumps({"event": "prompt", "request_id": self._request_id, "chars": [len(m["content"]) for m in messages]}))
+        sizes = [len(m["content"]) for m in messages]
+        log.debug(json.dumps({"event": "prompt", "request_id": self._request_id, "chars": sizes}))
         model, deltas = self.client.stream_chat(messages)
         self._fields["model"] = model
 
@@ -324,22 +337,22 @@ class ChatHandler(BaseHTTPRequestHandler):
         except UpstreamError as error:
             self._fields["upstream_error"] = True
             self._event({"error": str(error)}, name="error")
-        except (TimeoutError, socket.timeout, ValueError, OSError) as error:
+        except (TimeoutError, ValueError, OSError) as error:
             # Headers are sent: the failure goes to the page as an SSE error event.
             self._fields["upstream_error"] = True
-            reason = "stopped answering" if isinstance(error, (TimeoutError, socket.timeout)) else "sent a broken stream"
+            reason = "stopped answering" if isinstance(error, TimeoutError) else "sent a broken stream"
             self._event({"error": f"the model endpoint {reason} mid-reply"}, name="error")
         self._fields["completion_chars"] = completion_chars
 
-    def _event(self, payload: dict, name: Optional[str] = None) -> None:
+    def _event(self, payload: dict, name: str | None = None) -> None:
         prefix = f"event: {name}\n" if name else ""
         self.wfile.write(f"{prefix}data: {json.dumps(payload)}\n\n".encode())
         self.wfile.flush()
 
-    def _json(self, status: HTTPStatus, payload: dict, headers: Optional[dict] = None) -> None:
+    def _json(self, status: HTTPStatus, payload: dict, headers: dict | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: Optional[dict] = None) -> None:
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, headers: dict | None = None) -> None:
         self._status = int(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -368,7 +381,15 @@ def main() -> int:
     except ConfigurationError as error:
         print(f"demo_app: {error}", file=sys.stderr)
         return 2
-    server = make_server(settings)
+    try:
+        server = make_server(settings)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            print(f"demo_app: port {settings.port} is already in use; stop what listens there, or choose another "
+                  f"port: PORT={settings.port + 1} python3 demo_app/app.py", file=sys.stderr)
+        else:
+            print(f"demo_app: cannot listen on port {settings.port}: {error.strerror}", file=sys.stderr)
+        return 1
     # Kubernetes stops pods with SIGTERM: finish in-flight requests and exit cleanly.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     log.info(json.dumps({"event": "start", "port": settings.port, "endpoint": settings.inference_endpoint}))

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 try:  # as a file next to app.py (the container), or as the demo_app package (tests)
     from app import ConfigurationError, ModelClient, Settings, UpstreamError

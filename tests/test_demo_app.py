@@ -6,8 +6,8 @@ import http.client
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 
@@ -129,7 +129,8 @@ def test_readyz_is_ready_only_when_the_model_answers(fake):
         (json.dumps({"messages": [{"role": "user", "content": "   "}]}).encode(), 400, "empty"),
         (json.dumps({"messages": [{"role": "system", "content": "x"}]}).encode(), 400, "role"),
         (json.dumps({"messages": [{"role": "user", "content": "x" * 4001}]}).encode(), 413, "at most 4000"),
-        (json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}).encode(), 400, "last message"),
+        (json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}).encode(),
+         400, "last message"),
         (json.dumps({"messages": [{"role": "user", "content": "x"}] * 41}).encode(), 413, "at most 40"),
         (b"x" * (64 * 1024 + 1), 413, "bytes"),
     ],
@@ -143,7 +144,9 @@ def test_bad_chat_requests_get_a_clear_4xx_and_the_app_stays_up(fake, body, stat
     assert fake.script.requests == []
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [("GET", "/api/chat", "POST"), ("POST", "/", "GET"), ("DELETE", "/readyz", "GET")])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"), [("GET", "/api/chat", "POST"), ("POST", "/", "GET"), ("DELETE", "/readyz", "GET")]
+)
 def test_wrong_method_is_405_with_allow(fake, method, path, allowed):
     with running_app(fake.base_url) as port:
         response, data = request(port, method, path, b"" if method != "GET" else None)
@@ -201,7 +204,8 @@ def test_one_json_log_line_per_request_without_prompt_text(fake, caplog):
             request(port, "GET", "/healthz")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.levelno == logging.INFO]
     requests = [line for line in lines if line["event"] == "request"]
-    assert [(r["method"], r["path"], r["status"]) for r in requests] == [("POST", "/api/chat", 200), ("GET", "/healthz", 200)]
+    seen = [(r["method"], r["path"], r["status"]) for r in requests]
+    assert seen == [("POST", "/api/chat", 200), ("GET", "/healthz", 200)]
     assert requests[0]["model"] == "fake-model" and requests[0]["prompt_chars"] == len(secret_prompt)
     assert requests[0]["completion_chars"] == len("Hello, world!")
     assert secret_prompt not in caplog.text
@@ -228,4 +232,43 @@ def test_bad_settings_name_the_variable_and_an_example(env, fragment):
 def test_settings_defaults():
     settings = demo.Settings.from_env({"INFERENCE_ENDPOINT": "http://ws.kaito.svc.cluster.local/v1/"})
     assert settings.inference_endpoint == "http://ws.kaito.svc.cluster.local/v1"
-    assert (settings.model, settings.max_tokens, settings.request_timeout_seconds, settings.port) == (None, 512, 60.0, 8000)
+    defaults = (settings.model, settings.max_tokens, settings.request_timeout_seconds, settings.port)
+    assert defaults == (None, 512, 60.0, 8000)
+
+
+def test_the_page_asks_which_model_answers(fake):
+    fake.script.models = ["phi-4"]
+    with running_app(fake.base_url) as port:
+        response, data = request(port, "GET", "/api/model")
+        _, page = request(port, "GET", "/")
+    assert (response.status, json.loads(data)) == (200, {"model": "phi-4"})
+    assert b'fetch("/api/model")' in page
+
+
+def test_the_page_has_a_favicon_inline_so_no_request_goes_unanswered(fake):
+    with running_app(fake.base_url) as port:
+        _, page = request(port, "GET", "/")
+    assert b'<link rel="icon" href="data:image/svg+xml,' in page
+
+
+def test_the_page_renders_the_models_markdown_without_any_html_parser():
+    # Safety by construction: the page builds answers from text nodes and createElement only.
+    page = (demo.PAGE).read_text()
+    script = page.split("<script>", 1)[1]
+    for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser", "eval("):
+        assert unsafe not in script, unsafe
+    assert "renderMarkdown(reply)" in script
+
+
+def test_a_busy_port_is_one_clear_line(fake, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(demo.os, "environ", {"INFERENCE_ENDPOINT": fake.base_url, "PORT": str(port)})
+        assert demo.main() == 1
+    err = capsys.readouterr().err
+    assert err == (f"demo_app: port {port} is already in use; stop what listens there, or choose another port: "
+                   f"PORT={port + 1} python3 demo_app/app.py\n")

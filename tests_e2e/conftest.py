@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -53,7 +53,9 @@ def smollm2_gguf() -> Path:
 
 
 @contextlib.contextmanager
-def running(command: list[str], ready_url: str, seconds: float, log_name: str, env: dict | None = None) -> Iterator[None]:
+def running(
+    command: list[str], ready_url: str, seconds: float, log_name: str, env: dict | None = None
+) -> Iterator[None]:
     """A background process, logged to artifacts/<log_name>, until `ready_url` answers 200."""
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / log_name, "w") as log:
@@ -78,17 +80,23 @@ def model_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
 
 
-@pytest.fixture(scope="session")
-def demo_app_url(model_endpoint: str) -> Iterator[str]:
-    """The demo app started exactly as the README says: python demo_app/app.py."""
+@contextlib.contextmanager
+def demo_app_against(endpoint: str, log_name: str) -> Iterator[str]:
+    """The demo app started exactly as the README says (python demo_app/app.py), in front of `endpoint`."""
     port = free_port()
-    env = {**os.environ, "INFERENCE_ENDPOINT": model_endpoint, "PORT": str(port), "MAX_TOKENS": "48",
+    env = {**os.environ, "INFERENCE_ENDPOINT": endpoint, "PORT": str(port), "MAX_TOKENS": "48",
            "REQUEST_TIMEOUT_SECONDS": "120"}
     command = [sys.executable, str(ROOT / "demo_app" / "app.py")]
-    with running(command, f"http://127.0.0.1:{port}/healthz", 30, "demo-app.log", env):
+    with running(command, f"http://127.0.0.1:{port}/healthz", 30, log_name, env):
         yield f"http://127.0.0.1:{port}"
 
 
-def request_log_lines() -> list[dict]:
-    lines = (ARTIFACTS / "demo-app.log").read_text().splitlines()
+@pytest.fixture(scope="session")
+def demo_app_url(model_endpoint: str) -> Iterator[str]:
+    with demo_app_against(model_endpoint, "demo-app.log") as url:
+        yield url
+
+
+def request_log_lines(log_name: str = "demo-app.log") -> list[dict]:
+    lines = (ARTIFACTS / log_name).read_text().splitlines()
     return [json.loads(line) for line in lines if line.startswith("{")]

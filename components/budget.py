@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import consumption
@@ -27,7 +27,7 @@ class CostBudgetArgs:
 class CostBudget(pulumi.ComponentResource):
     """Actual-cost alerts at 50, 80 and 100 % of the monthly amount."""
 
-    def __init__(self, name: str, args: CostBudgetArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: CostBudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:budget:CostBudget", name, {}, opts)
         budget = consumption.Budget(
             f"{name}-budget",

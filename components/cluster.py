@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,7 +25,7 @@ class AksClusterArgs:
     """VM size of the system pool (cluster services, the demo app); KAITO adds model nodes itself."""
     system_node_count: int
     """Nodes in the system pool."""
-    kubernetes_version: Optional[str] = None
+    kubernetes_version: str | None = None
     """Kubernetes version; None lets AKS pick its default."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every Azure resource."""
@@ -53,7 +53,7 @@ class AksCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     """Kubernetes provider bound to this cluster."""
 
-    def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:cluster:AksCluster", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -155,7 +155,7 @@ def system_pool_profile(vm_size: str, count: int) -> containerservice.ManagedClu
     )
 
 
-def decode_first_kubeconfig(kubeconfigs: Optional[list]) -> str:
+def decode_first_kubeconfig(kubeconfigs: list | None) -> str:
     """AKS returns kubeconfigs base64-encoded; the provider wants the YAML text."""
     if not kubeconfigs:
         raise ValueError("AKS returned no user kubeconfig for the cluster")

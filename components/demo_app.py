@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import inherited_dependencies, resources, restricted_container_security_context, restricted_pod_security_context
+from components.kubernetes import (
+    inherited_dependencies,
+    resources,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 
 APP_PORT = 8000
 SOURCE_MOUNT = "/app"
@@ -45,17 +51,15 @@ class DemoApp(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
     """Name of the app's Service."""
-    url: Optional[pulumi.Output[str]]
+    url: pulumi.Output[str] | None
     """http://<public IP> when public; None when private."""
     port_forward_command: pulumi.Output[str]
     """The kubectl command that makes the app reachable on http://localhost:8000 (runnable as is)."""
 
-    def __init__(
-        self, name: str, args: DemoAppArgs, provider: k8s.Provider, opts: Optional[pulumi.ResourceOptions] = None
-    ) -> None:
+    def __init__(self, name: str, args: DemoAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:demo_app:DemoApp", name, {}, opts)
         after = inherited_dependencies(opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after)
+        on_cluster = pulumi.ResourceOptions(parent=self, depends_on=after)
         labels = dict(args.labels)
         selector = {key: labels[key] for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
 
@@ -70,14 +74,14 @@ class DemoApp(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace, labels=labels),
             spec=deployment_spec(args, labels, selector, source.metadata.name),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[source, *after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[source, *after]),
         )
 
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace, labels=labels),
             spec=service_spec(args, selector),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[deployment, *after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment, *after]),
         )
 
         self.service_name = service.metadata.name
@@ -107,7 +111,8 @@ def deployment_spec(
     args: DemoAppArgs, labels: Mapping[str, str], selector: Mapping[str, str], source_config_map: pulumi.Input[str]
 ) -> dict[str, Any]:
     def probe(path: str, period: int) -> dict[str, Any]:
-        return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 3, "failureThreshold": 3}
+        return {"httpGet": {"path": path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 3,
+                "failureThreshold": 3}
 
     return {
         "replicas": args.replicas,

@@ -1,7 +1,7 @@
 """Delete the GPU node pool KAITO made for a Workspace once the Workspace is gone.
 
-KAITO does not remove that pool when its Workspace is deleted (MS Learn clean-up section;
-vscode-aks-tools#1262): it keeps billing. The pool carries the node label
+The add-on's KAITO does not remove that pool when its Workspace is deleted (MS Learn clean-up
+section; vscode-aks-tools#1262): it keeps billing. The pool carries the node label
 kaito.sh/workspace=<name> (and kaito.sh/workspacenamespace=<namespace>). An after-delete resource
 hook on the Workspace calls delete_workspace_pools with the AKS AgentPools API, so pausing a stack,
 replacing a Workspace and `pulumi destroy --run-program` leave no GPU billing.
@@ -9,10 +9,13 @@ replacing a Workspace and `pulumi destroy --run-program` leave no GPU billing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 import pulumi
+
+from components import azure_api
 
 WORKSPACE_LABEL = "kaito.sh/workspace"
 NAMESPACE_LABEL = "kaito.sh/workspacenamespace"
@@ -27,18 +30,41 @@ class AgentPools(Protocol):
 
 
 @dataclass(frozen=True)
-class GpuPoolCleanup:
-    """Where the cluster is, and how to reach the AgentPools API when the hook runs."""
+class GpuPoolCleanupTarget:
+    """The cluster whose KAITO pools the hook cleans up."""
 
     resource_group: str
     cluster: str
-    agent_pools: Callable[[], AgentPools]
-    """Builds the client lazily: only a real delete needs Azure credentials."""
+    subscription_id: str | None = None
+    """None: the subscription the Azure CLI (or ARM_SUBSCRIPTION_ID) names when the hook runs."""
+
+
+def cleanup_hook(
+    name: str,
+    target: GpuPoolCleanupTarget,
+    agent_pools: Callable[[str], AgentPools] = azure_api.agent_pools_client,
+) -> pulumi.ResourceHook:
+    """An after-delete hook for a Workspace resource (`pulumi destroy` runs it with --run-program).
+
+    The AgentPools client is built only when the hook runs: only a real delete needs credentials."""
+
+    def after_workspace_deleted(args: pulumi.ResourceHookArgs) -> None:
+        manifest = dict(args.old_inputs or {})
+        metadata = manifest.get("metadata") or {}
+        resource = manifest.get("resource") or {}
+        subscription = azure_api.find_subscription(target.subscription_id)
+        delete_workspace_pools(
+            agent_pools(subscription), target.resource_group, target.cluster,
+            workspace=metadata.get("name", ""), namespace=metadata.get("namespace"),
+            instance_type=resource.get("instanceType"), log=pulumi.log.info,
+        )
+
+    return pulumi.ResourceHook(name, after_workspace_deleted)
 
 
 def delete_workspace_pools(
-    pools: AgentPools, resource_group: str, cluster: str, workspace: str, namespace: Optional[str],
-    instance_type: Optional[str], log: Callable[[str], None] = print,
+    pools: AgentPools, resource_group: str, cluster: str, workspace: str, namespace: str | None,
+    instance_type: str | None, log: Callable[[str], None] = print,
 ) -> list[str]:
     """Delete the agent pools KAITO made for `workspace`; return their names.
 
@@ -69,22 +95,6 @@ def delete_workspace_pools(
             pass  # already gone
         deleted.append(pool["name"])
     return deleted
-
-
-def cleanup_hook(name: str, cleanup: GpuPoolCleanup) -> pulumi.ResourceHook:
-    """An after-delete hook for a Workspace resource (pulumi destroy needs --run-program)."""
-
-    def after_workspace_deleted(args: pulumi.ResourceHookArgs) -> None:
-        manifest = dict(args.old_inputs or {})
-        metadata = manifest.get("metadata") or {}
-        resource = manifest.get("resource") or {}
-        delete_workspace_pools(
-            cleanup.agent_pools(), cleanup.resource_group, cleanup.cluster,
-            workspace=metadata.get("name", ""), namespace=metadata.get("namespace"),
-            instance_type=resource.get("instanceType"), log=pulumi.log.info,
-        )
-
-    return pulumi.ResourceHook(name, after_workspace_deleted)
 
 
 def _as_dict(pool: Any) -> dict:

@@ -10,8 +10,8 @@ GPU provisioner; reusable by anything else that must.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity
@@ -62,7 +62,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
     federated_credential: managedidentity.FederatedIdentityCredential
     role_assignments: list[authorization.RoleAssignment]
 
-    def __init__(self, name: str, args: WorkloadIdentityArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:identity:WorkloadIdentity", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -105,7 +105,9 @@ class WorkloadIdentity(pulumi.ComponentResource):
         self.client_id = identity.client_id
         self.principal_id = identity.principal_id
         self.tenant_id = identity.tenant_id
-        self.register_outputs({"clientId": self.client_id, "principalId": self.principal_id, "tenantId": self.tenant_id})
+        self.register_outputs(
+            {"clientId": self.client_id, "principalId": self.principal_id, "tenantId": self.tenant_id}
+        )
 
 
 def service_account_subject(namespace: str, service_account: str) -> str:

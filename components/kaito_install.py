@@ -15,8 +15,9 @@ so its first pod already gets a token: no "restart the deployment" step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -52,9 +53,7 @@ class UpstreamKaito(pulumi.ComponentResource):
 
     identity: WorkloadIdentity
 
-    def __init__(
-        self, name: str, args: UpstreamKaitoArgs, provider: k8s.Provider, opts: Optional[pulumi.ResourceOptions] = None
-    ) -> None:
+    def __init__(self, name: str, args: UpstreamKaitoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:kaito_install:UpstreamKaito", name, {}, opts)
         subscription_id = pulumi.Output.from_input(args.cluster_id).apply(subscription_of)
 
@@ -83,7 +82,7 @@ class UpstreamKaito(pulumi.ComponentResource):
             namespace=KAITO_NAMESPACE,
             create_namespace=True,
             values={"clusterName": args.cluster_name},
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.gpu_provisioner = k8s.helm.v3.Release(
             f"{name}-gpu-provisioner",
@@ -102,8 +101,9 @@ class UpstreamKaito(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=provider,
-                depends_on=[self.identity.federated_credential, *self.identity.role_assignments, self.workspace_controller],
+                depends_on=[
+                    self.identity.federated_credential, *self.identity.role_assignments, self.workspace_controller,
+                ],
             ),
         )
         self.register_outputs({

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -40,7 +40,7 @@ def resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limi
     }
 
 
-def inherited_dependencies(opts: Optional[pulumi.ResourceOptions]) -> list[pulumi.Resource]:
+def inherited_dependencies(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
     """The component's own depends_on, for its children: Pulumi does not pass it down by itself,
     so without this a child (a smoke test Job) could start before what its component waits for."""
     depends_on = opts.depends_on if opts is not None else None

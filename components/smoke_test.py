@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import inherited_dependencies, resources, restricted_container_security_context, restricted_pod_security_context
+from components.kubernetes import (
+    inherited_dependencies,
+    resources,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 
 SCRIPT_MOUNT = "/app"
 
@@ -41,13 +47,7 @@ class SmokeTest(pulumi.ComponentResource):
     job_name: pulumi.Output[str]
     """Name of the Job (kubectl logs -n <namespace> job/<name>)."""
 
-    def __init__(
-        self,
-        name: str,
-        args: SmokeTestArgs,
-        provider: k8s.Provider,
-        opts: Optional[pulumi.ResourceOptions] = None,
-    ) -> None:
+    def __init__(self, name: str, args: SmokeTestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:smoke_test:SmokeTest", name, {}, opts)
         identity = smoke_test_identity(args)
         labels = dict(args.labels)
@@ -57,7 +57,7 @@ class SmokeTest(pulumi.ComponentResource):
             f"{name}-script",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"smoke-test-{identity}", namespace=args.namespace, labels=labels),
             data=dict(args.source),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         job = k8s.batch.v1.Job(
             f"{name}-job",
@@ -67,7 +67,6 @@ class SmokeTest(pulumi.ComponentResource):
             spec=job_spec(args, labels, script.metadata.name),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=provider,
                 depends_on=[script, *after],
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{args.deadline_seconds // 60 + 5}m"),
             ),

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gpu_pools import GpuPoolCleanup, cleanup_hook
-from components.kubernetes import (
-    inherited_dependencies,
-    resources,
-    restricted_container_security_context,
-    restricted_pod_security_context,
-)
+from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook
+from components.kubernetes import inherited_dependencies
 
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
 # KAITO creates a Service named like the Workspace, port 80 -> 5000, in the Workspace's namespace.
@@ -35,28 +31,28 @@ class KaitoWorkspaceArgs:
     """VM size of the nodes KAITO provisions for the model."""
     node_count: int
     """How many such nodes."""
-    model: str
-    """Model id the endpoint serves (the preset name, or the template model's alias)."""
-    preset: Optional[str] = None
+    preset: str | None = None
     """KAITO preset name, for GPU models."""
-    pod_template: Optional[Mapping[str, Any]] = None
+    pod_template: Mapping[str, Any] | None = None
     """PodTemplateSpec for `inference.template` (a model KAITO has no preset for)."""
-    hf_token: Optional[pulumi.Input[str]] = None
-    """Hugging Face token (secret) for presets whose weights download at run time; None otherwise."""
+    hf_token: pulumi.Input[str] | None = None
+    """Hugging Face token (secret) when the Workspace needs presetOptions.modelAccessSecret; None otherwise."""
     readiness_timeout_minutes: int = 30
     """How long `pulumi up` waits for the Workspace to report WorkspaceSucceeded."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Labels for every object (app.kubernetes.io/* recommended labels)."""
-    model_client_labels: Optional[Mapping[str, str]] = None
+    model_client_labels: Mapping[str, str] | None = None
     """When set, a NetworkPolicy admits to the model's pods only pods carrying these labels."""
     paused: bool = False
     """True: no Workspace (the namespace, secret and policy stay), so no GPU node either."""
-    gpu_pool_cleanup: Optional[GpuPoolCleanup] = None
-    """When set, the GPU pool KAITO made is deleted after the Workspace is (KAITO leaves it billing)."""
+    gpu_pool_cleanup: GpuPoolCleanupTarget | None = None
+    """When set, the GPU pool KAITO made is deleted after the Workspace is (the add-on leaves it billing)."""
 
 
 class KaitoWorkspace(pulumi.ComponentResource):
-    """A KAITO Workspace that `pulumi up` waits for until the model is really served."""
+    """A KAITO Workspace that `pulumi up` waits for until the model is really served.
+
+    The Kubernetes provider comes through `opts` (`providers=[provider]`)."""
 
     namespace: pulumi.Output[str]
     """The namespace holding the Workspace and its Service."""
@@ -65,22 +61,20 @@ class KaitoWorkspace(pulumi.ComponentResource):
     inference_endpoint: pulumi.Output[str]
     """In-cluster OpenAI-compatible base URL, ending in /v1."""
 
-    def __init__(
-        self, name: str, args: KaitoWorkspaceArgs, provider: k8s.Provider, opts: Optional[pulumi.ResourceOptions] = None
-    ) -> None:
+    def __init__(self, name: str, args: KaitoWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:workspace:KaitoWorkspace", name, {}, opts)
         # With upstream KAITO the component waits for its Helm charts (CRD and webhook).
         after = inherited_dependencies(opts)
-        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=after)
+        child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=dict(args.labels)),
-            opts=on_cluster,
+            opts=child,
         )
 
         depends_on: list[pulumi.Resource] = [namespace, *after]
-        access_secret_name: Optional[str] = None
+        access_secret_name: str | None = None
         if args.hf_token is not None:
             access_secret_name = f"{args.workspace_name}-hf-token"
             secret = k8s.core.v1.Secret(
@@ -90,11 +84,11 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 ),
                 type="Opaque",
                 string_data={HF_TOKEN_KEY: pulumi.Output.secret(args.hf_token)},
-                opts=on_cluster,
+                opts=child,
             )
             depends_on.append(secret)
 
-        self.workspace: Optional[pulumi.CustomResource] = None
+        self.workspace: pulumi.CustomResource | None = None
         if not args.paused:
             timeout_seconds = args.readiness_timeout_minutes * 60
             manifest = workspace_manifest(args, access_secret_name, timeout_seconds)
@@ -111,7 +105,6 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 props={**manifest, "metadata": {**manifest["metadata"], "namespace": namespace.metadata.name}},
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    provider=provider,
                     depends_on=depends_on,
                     # instanceType is immutable in KAITO: a new size means a new Workspace, and the
                     # old one must go first because both carry the same name.
@@ -126,10 +119,11 @@ class KaitoWorkspace(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-model-access",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name, labels=dict(args.labels)
+                    name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name,
+                    labels=dict(args.labels),
                 ),
                 spec=model_access_policy_spec(args.workspace_name, args.model_client_labels),
-                opts=on_cluster,
+                opts=child,
             )
 
         self.namespace = namespace.metadata.name
@@ -151,7 +145,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
 
 
 def workspace_manifest(
-    args: KaitoWorkspaceArgs, access_secret_name: Optional[str], timeout_seconds: int
+    args: KaitoWorkspaceArgs, access_secret_name: str | None, timeout_seconds: int
 ) -> dict[str, Any]:
     """The Workspace object as KAITO's CRD expects it (validated against its schema in tests)."""
     if (args.preset is None) == (args.pod_template is None):
@@ -208,63 +202,3 @@ def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, st
 
 def inference_endpoint(workspace_name: str, namespace: str) -> str:
     return f"http://{workspace_name}.{namespace}.svc.cluster.local/v1"
-
-
-def llama_cpp_pod_template(
-    *,
-    image: str,
-    hf_repo: str,
-    quantization: str,
-    alias: str,
-    cpu_request: str,
-    cpu_limit: str,
-    memory_request: str,
-    memory_limit: str,
-    labels: Mapping[str, str],
-    context_size: int = 4096,
-) -> dict[str, Any]:
-    """A PodTemplateSpec running llama.cpp's OpenAI-compatible server on port 5000.
-
-    The GGUF is downloaded from Hugging Face at start into an emptyDir cache; the root filesystem
-    stays read-only and the process runs as an unprivileged user.
-    """
-    health = {"httpGet": {"path": "/health", "port": MODEL_PORT}}
-    return {
-        "metadata": {"labels": dict(labels)},
-        "spec": {
-            "securityContext": restricted_pod_security_context(fs_group=True),
-            "containers": [
-                {
-                    "name": "llama-server",
-                    "image": image,
-                    "args": [
-                        "--host", "0.0.0.0",
-                        "--port", str(MODEL_PORT),
-                        "-hf", f"{hf_repo}:{quantization}",
-                        "--alias", alias,
-                        "-c", str(context_size),
-                    ],
-                    "env": [
-                        {"name": "LLAMA_CACHE", "value": "/cache"},
-                        {"name": "HOME", "value": "/tmp"},
-                    ],
-                    "ports": [{"name": "http", "containerPort": MODEL_PORT, "protocol": "TCP"}],
-                    # The server only listens once the model is downloaded and loaded; the startup
-                    # probe allows 20 minutes for that before liveness starts counting.
-                    "startupProbe": {**health, "periodSeconds": 10, "failureThreshold": 120},
-                    "readinessProbe": {**health, "periodSeconds": 10, "failureThreshold": 3},
-                    "livenessProbe": {**health, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5},
-                    "resources": resources(cpu_request, memory_request, cpu_limit, memory_limit),
-                    "securityContext": restricted_container_security_context(),
-                    "volumeMounts": [
-                        {"name": "model-cache", "mountPath": "/cache"},
-                        {"name": "tmp", "mountPath": "/tmp"},
-                    ],
-                }
-            ],
-            "volumes": [
-                {"name": "model-cache", "emptyDir": {"sizeLimit": "4Gi"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-            ],
-        },
-    }

@@ -1,8 +1,12 @@
 """Helpers the GitHub workflows call, kept here so they are tested like the rest.
 
-    python -m stacks.ci affected --base <sha>       stacks a pull request touches, as stacks=<json>
-    python -m stacks.ci teardown --today <date>     what the nightly teardown does, as matrix=<json>
-    python -m stacks.ci cost-comment --stack <s>    the offline plan's figures as a PR comment (Markdown)
+    python -m scripts.ci affected --base <sha>       stacks a pull request touches, as stacks=<json>
+    python -m scripts.ci teardown [--today <date>]   what the nightly teardown does, as matrix=<json> and
+                                                      invalid=<json> (stacks whose config is wrong)
+    python -m scripts.ci cost-comment --stack <s>    the offline plan's figures as a PR comment (Markdown)
+
+Every stack is read through the program's own parser (stacks/settings), so a wrong value is
+reported here exactly as `pulumi up` would report it.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ import datetime
 import json
 import subprocess
 import sys
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from pathlib import Path
 
-from stacks.stack_files import load_stack_config, stack_names
+from scripts.plan import stack_settings
+from scripts.stack_files import StackFileError, stack_names
+from stacks.settings import ConfigError
 
 COMMENT_MARKER = "<!-- kaito-aks offline plan -->"
 # Changes that cannot alter any stack's resources.
@@ -38,25 +45,30 @@ def affected_stacks(changed_files: Iterable[str], stacks: Iterable[str]) -> list
     return sorted(touched)
 
 
-def teardown_actions(stacks: Iterable[str], today: datetime.date, only: Optional[str] = None,
-                     action: Optional[str] = None) -> list[dict[str, str]]:
-    """What the scheduled teardown does: destroy expired stacks, else each stack's autoTeardown."""
-    planned = []
+def teardown_actions(stacks: Iterable[str], today: datetime.date, only: str | None = None,
+                     action: str | None = None, root: Path | None = None,
+                     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """What the scheduled teardown does (destroy expired stacks, else each stack's autoTeardown), and
+    the stacks it cannot read: one wrong stack file does not stop the others being handled."""
+    planned: list[dict[str, str]] = []
+    invalid: list[dict[str, str]] = []
     for stack in sorted(stacks):
         if only and stack != only:
             continue
-        config = load_stack_config(stack)
         if only and action:
             planned.append({"stack": stack, "action": action})
             continue
-        expires = config.get("kaito-aks:expiresOn") or ""
-        if expires and datetime.date.fromisoformat(expires) < today:
-            planned.append({"stack": stack, "action": "destroy"})
+        try:
+            _, settings = stack_settings(stack, root)
+        except (ConfigError, StackFileError) as error:
+            invalid.append({"stack": stack, "error": str(error)})
             continue
-        policy = config.get("kaito-aks:autoTeardown", "none")
-        if policy in ("pause", "destroy"):
-            planned.append({"stack": stack, "action": policy})
-    return planned
+        config = settings.config
+        if config.expires_on and datetime.date.fromisoformat(config.expires_on) < today:
+            planned.append({"stack": stack, "action": "destroy"})
+        elif config.auto_teardown in ("pause", "destroy"):
+            planned.append({"stack": stack, "action": config.auto_teardown})
+    return planned, invalid
 
 
 def cost_comment(plan: dict) -> str:
@@ -71,43 +83,56 @@ def cost_comment(plan: dict) -> str:
         f"| model nodes | {plan['nodeCount']} × `{plan['instanceType']}` ({plan['gpus']} GPU) |",
         f"| quota needed | {plan['vcpusNeeded']} vCPUs of `{plan['quotaFamily']}` + system pool "
         f"{system['count']} × `{system['vmSize']}` |",
-        f"| estimated cost | **${plan['estimatedHourlyCostUsd']:.3f}/h, ${plan['estimatedMonthlyCostUsd']:,.2f}/month** |",
+        f"| estimated cost | **${plan['estimatedHourlyCostUsd']:.3f}/h, "
+        f"${plan['estimatedMonthlyCostUsd']:,.2f}/month** |",
+        *(f"\n> **Note:** {notice}" for notice in plan["notices"]),
+        *(f"\n> **Placeholder:** {placeholder}" for placeholder in plan["placeholders"]),
         "",
         f"_{plan['estimatedCostBasis']}. Evaluated offline under mocks: not a preview._",
     ])
 
 
 def changed_files(base: str) -> list[str]:
-    result = subprocess.run(["git", "diff", "--name-only", f"{base}...HEAD"], capture_output=True, text=True, check=True)
+    result = subprocess.run(["git", "diff", "--name-only", f"{base}...HEAD"], capture_output=True, text=True,
+                            check=True)
     return [line for line in result.stdout.splitlines() if line]
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.ci")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.ci", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    affected = commands.add_parser("affected")
-    affected.add_argument("--base", required=True)
-    teardown = commands.add_parser("teardown")
-    teardown.add_argument("--today", default=datetime.date.today().isoformat())
-    teardown.add_argument("--stack", default="")
-    teardown.add_argument("--action", default="", choices=("", "pause", "destroy"))
-    comment = commands.add_parser("cost-comment")
+    affected = commands.add_parser("affected", help="stacks a pull request touches")
+    affected.add_argument("--base", required=True, help="the pull request's base commit")
+    teardown = commands.add_parser("teardown", help="what the nightly teardown does to each stack")
+    teardown.add_argument("--today", default=datetime.date.today().isoformat(), help="the date to judge expiry by")
+    teardown.add_argument("--stack", default="", help="only this stack (by hand)")
+    teardown.add_argument("--action", default="", choices=("", "pause", "destroy"), help="with --stack: what to do")
+    comment = commands.add_parser("cost-comment", help="the offline plan's figures as a PR comment")
     comment.add_argument("--stack", required=True)
     args = parser.parse_args(argv)
 
     if args.command == "affected":
         print(f"stacks={json.dumps(affected_stacks(changed_files(args.base), stack_names()))}")
-    elif args.command == "teardown":
+        return 0
+    if args.command == "teardown":
         if args.stack and args.stack not in stack_names():
-            print(f"no stack file Pulumi.{args.stack}.yaml", file=sys.stderr)
+            print(f"teardown: no stack file Pulumi.{args.stack}.yaml (stack files: {', '.join(stack_names())})",
+                  file=sys.stderr)
             return 2
-        actions = teardown_actions(stack_names(), datetime.date.fromisoformat(args.today), args.stack or None,
-                                   args.action or None)
+        actions, invalid = teardown_actions(stack_names(), datetime.date.fromisoformat(args.today),
+                                            args.stack or None, args.action or None)
+        for problem in invalid:
+            print(f"teardown: stack {problem['stack']} is left alone tonight: {problem['error']}", file=sys.stderr)
         print(f"matrix={json.dumps(actions)}")
-    else:
-        from stacks.plan import build_plan
+        print(f"invalid={json.dumps([problem['stack'] for problem in invalid])}")
+        return 0
+    from scripts.plan import build_plan
 
+    try:
         print(cost_comment(build_plan(args.stack)))
+    except (ConfigError, StackFileError) as error:
+        print(f"cost-comment: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,30 +1,30 @@
 """Run the real program (`__main__.py`) under Pulumi mocks and record what it registers.
 
-Used by the tests and by the offline plan (stacks/plan.py): no Azure account, no Pulumi CLI.
+Used by the tests and by the offline plan (scripts/plan.py): no Azure account, no Pulumi CLI.
 Each run gets a fresh event loop, freshly set config and a fresh mock monitor, so runs never leak
-into each other. The mocks answer like the providers would (names, ARM IDs, the OIDC issuer URL,
-a base64 kubeconfig, a load balancer IP), so no output silently stays unknown. Preflight is off:
-it needs Azure.
+into each other; a run is cached by its inputs, so the suite never evaluates the same program run
+twice. The mocks answer like the providers would (names, ARM IDs, the OIDC issuer URL, a base64
+kubeconfig, a load balancer IP), so no output silently stays unknown. Preflight is off unless asked
+for: it needs Azure. The SDK internals this needs live in stacks/pulumi_internals.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
+import logging
 import runpy
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings as runtime_settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.sync_await import _sync_await
 
-from stacks.stack_files import load_stack_config
+from scripts.stack_files import load_stack_config
+from stacks import pulumi_internals
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "__main__.py"
@@ -45,8 +45,6 @@ users:
 - name: clusterUser
   user: {token: not-a-real-token}
 """
-SIG_KEY = rpc._special_sig_key  # type: ignore[attr-defined]
-SECRET_SIG = rpc._special_secret_sig  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -66,6 +64,8 @@ class Registered:
     urn: str
     secret_paths: list[str] = field(default_factory=list)
     after_delete_hooks: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    protect: bool = False
 
 
 @dataclass
@@ -73,6 +73,11 @@ class ProgramRun:
     resources: list[Registered]
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    warnings: list[str] = field(default_factory=list)
+
+    def former_urns(self) -> set[str]:
+        """Every URN a resource of this run answers to through its aliases."""
+        return {urn for resource in self.resources for urn in alias_urns(resource)}
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -82,32 +87,46 @@ class ProgramRun:
         assert len(found) == 1, f"expected one {type_}, got {[r.name for r in found]}"
         return found[0]
 
+    def named(self, type_: str, name: str) -> Registered:
+        return next(r for r in self.resources if r.type == type_ and r.name == name)
+
     def by_urn(self, urn: str) -> Registered:
         return next(r for r in self.resources if r.urn == urn)
+
+
+def alias_urns(resource: Registered) -> list[str]:
+    """The URNs `resource`'s aliases stand for: given whole, or as parts of its own URN replaced."""
+    found = []
+    prefix, _, rest = resource.urn.partition("::" + PROJECT + "::")
+    chain, _, _ = rest.rpartition("::")
+    parent_types, _, own_type = chain.rpartition("$")
+    for alias in resource.aliases:
+        if not alias.startswith("spec:"):
+            found.append(alias)
+            continue
+        parts = dict(item.split("=", 1) for item in alias[len("spec:"):].split(",") if "=" in item)
+        name = parts.get("name", resource.name)
+        type_ = parts.get("type", own_type)
+        if parts.get("noParent") == "True":
+            parents = ""
+        elif "parentUrn" in parts:
+            parents = parts["parentUrn"].rpartition("::")[0].partition("::" + PROJECT + "::")[2]
+        else:
+            parents = parent_types
+        found.append(f"{prefix}::{PROJECT}::{parents + '$' if parents else ''}{type_}::{name}")
+    return found
 
 
 class ProviderLikeMocks(pulumi.runtime.Mocks):
     """Answers like Azure and Kubernetes would for the resources this program creates."""
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
         if args.typ == "azure-native:resources:ResourceGroup":
             name = inputs["resourceGroupName"]
             return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}", {**inputs, "name": name}
         if args.typ == "azure-native:containerservice:ManagedCluster":
-            name = inputs["resourceName"]
-            group = inputs["resourceGroupName"]
-            arm_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}"
-            oidc = {**inputs.get("oidcIssuerProfile", {}), "issuerURL": f"https://eastus.oic.prod-aks.azure.com/{TENANT}/4f1b2c3d-0000-4000-8000-00000000c1a5/"}
-            state = {
-                **inputs,
-                "name": name,
-                "oidcIssuerProfile": oidc,
-                "nodeResourceGroup": f"MC_{group}_{name}_{inputs.get('location', 'eastus')}",
-                "fqdn": f"{name}-dns.hcp.eastus.azmk8s.io",
-                "provisioningState": "Succeeded",
-            }
-            return arm_id, state
+            return self._cluster(inputs)
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             name = inputs["resourceName"]
             arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
@@ -116,7 +135,9 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
                             "principalId": _uuid("principal", name), "tenantId": TENANT}
         if args.typ == "kubernetes:helm.sh/v3:Release":
             return f"{inputs.get('namespace')}/{inputs.get('name')}", {
-                **inputs, "status": {"status": "deployed", "namespace": inputs.get("namespace"), "name": inputs.get("name")}}
+                **inputs,
+                "status": {"status": "deployed", "namespace": inputs.get("namespace"), "name": inputs.get("name")},
+            }
         if args.typ.startswith("kubernetes:"):
             metadata = dict(inputs.get("metadata") or {})
             if args.typ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
@@ -124,9 +145,33 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             namespace = metadata.get("namespace")
             ident = f"{namespace}/{metadata.get('name')}" if namespace else metadata.get("name")
             return ident, {**inputs, "metadata": {**metadata, "uid": f"uid-{args.name}"}}
-        if args.typ == "pulumi:providers:kubernetes":
-            return f"{args.name}-id", inputs
         return f"{args.name}-id", inputs
+
+    @staticmethod
+    def _cluster(inputs: dict[str, Any]) -> tuple[str, dict]:
+        name = inputs["resourceName"]
+        group = inputs["resourceGroupName"]
+        location = inputs.get("location", "eastus")
+        arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}"
+                  f"/providers/Microsoft.ContainerService/managedClusters/{name}")
+        node_group = f"MC_{group}_{name}_{location}"
+        kubelet = f"{name}-agentpool"
+        oidc = {**inputs.get("oidcIssuerProfile", {}),
+                "issuerURL": f"https://{location}.oic.prod-aks.azure.com/{TENANT}/4f1b2c3d-0000-4000-8000-00000000c1a5/"}
+        return arm_id, {
+            **inputs,
+            "name": name,
+            "oidcIssuerProfile": oidc,
+            "nodeResourceGroup": node_group,
+            "fqdn": f"{name}-dns-4f1b2c3d.hcp.{location}.azmk8s.io",
+            "identityProfile": {"kubeletidentity": {
+                "resourceId": (f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{node_group}/providers/"
+                               f"Microsoft.ManagedIdentity/userAssignedIdentities/{kubelet}"),
+                "clientId": _uuid("client", kubelet),
+                "objectId": _uuid("principal", kubelet),
+            }},
+            "provisioningState": "Succeeded",
+        }
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
@@ -140,7 +185,7 @@ def _uuid(kind: str, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}.{name}.kaito-aks.test"))
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(pulumi_internals.MockMonitor):
     """The mock monitor, keeping each registration's options as well as its inputs."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
@@ -149,40 +194,28 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        options = pulumi_internals.registration_options(request)
+        if options["type"] != "pulumi:pulumi:Stack":
+            raw = pulumi_internals.deserialize(request.object)
             self.registrations.append(
-                Registered(
-                    type=request.type,
-                    name=request.name,
-                    inputs=_unwrap_secrets(raw),
-                    parent=request.parent,
-                    provider=request.provider,
-                    ignore_changes=list(request.ignoreChanges),
-                    replace_on_changes=list(request.replaceOnChanges),
-                    delete_before_replace=request.deleteBeforeReplace,
-                    dependencies=list(request.dependencies),
-                    custom_timeouts={
-                        "create": request.customTimeouts.create,
-                        "update": request.customTimeouts.update,
-                        "delete": request.customTimeouts.delete,
-                    },
-                    urn=response.urn,
-                    secret_paths=_secret_paths(raw),
-                    after_delete_hooks=list(request.hooks.after_delete),
-                )
+                Registered(**options, inputs=_unwrap_secrets(raw), urn=response.urn, secret_paths=_secret_paths(raw))
             )
         return response
 
 
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG
+class _Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _unwrap_secrets(value: Any) -> Any:
     """Plain values as the program gave them: secrets unwrapped, whole numbers back to int
     (the wire format carries every number as a double)."""
-    if _is_secret(value):
+    if pulumi_internals.is_secret_value(value):
         return _unwrap_secrets(value["value"])
     if isinstance(value, dict):
         return {k: _unwrap_secrets(v) for k, v in sorted(value.items())}
@@ -194,16 +227,19 @@ def _unwrap_secrets(value: Any) -> Any:
 
 
 def _secret_paths(value: Any, path: str = "") -> list[str]:
-    if _is_secret(value):
+    if pulumi_internals.is_secret_value(value):
         return [path]
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}" if path else k)]
     return []
 
 
-def stack_config(stack: str) -> dict[str, Any]:
+def stack_config(stack: str) -> dict[str, str]:
     """The config of Pulumi.<stack>.yaml (with project defaults), as Pulumi hands it to the program."""
     return dict(load_stack_config(stack))
+
+
+_RUNS: dict[str, tuple[list[Registered], Any, list[str]]] = {}
 
 
 def run_program(
@@ -215,46 +251,68 @@ def run_program(
 ) -> ProgramRun:
     """Run __main__.py once with `config` (full keys, e.g. 'kaito-aks:modelSize') under mocks.
 
-    Preflight stays off unless asked for (a test then supplies fake Azure answers)."""
-    registrations, result = _run(config, stack, secret_keys, preview, preflight)
+    `preview` runs it as `pulumi preview` does (a dry run); otherwise as `pulumi up`. Preflight stays
+    off unless asked for (a test then supplies fake Azure answers). Same arguments, same (cached) run."""
+    registrations, result, warnings = _cached(config, stack, secret_keys, preview, preflight)
     if isinstance(result, BaseException):
         raise result
     outputs, secret_outputs = result
-    return ProgramRun(registrations, outputs, secret_outputs)
+    return ProgramRun(registrations, outputs, secret_outputs, warnings)
 
 
 def run_failing_program(
-    config: dict[str, Any], stack: str = "test", preflight: bool = False
+    config: dict[str, Any], stack: str = "test", preflight: bool = False, preview: bool = False
 ) -> tuple[BaseException, list[Registered]]:
     """Run __main__.py expecting it to fail; return the error and whatever was registered first."""
-    registrations, result = _run(config, stack, (), False, preflight)
+    registrations, result, _ = _cached(config, stack, (), preview, preflight)
     assert isinstance(result, BaseException), "the program was expected to fail but succeeded"
     return result, registrations
 
 
+def run_program_afresh(config: dict[str, Any], stack: str = "test", secret_keys: tuple[str, ...] = (),
+                       preview: bool = False) -> ProgramRun:
+    """A second, uncached evaluation: only for proving that a run is deterministic."""
+    registrations, result, warnings = _run(config, stack, secret_keys, preview, False)
+    if isinstance(result, BaseException):
+        raise result
+    return ProgramRun(registrations, *result, warnings)
+
+
+def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool,
+            preflight: bool) -> tuple[list[Registered], Any, list[str]]:
+    if preflight:  # fake Azure answers differ between tests: never cached
+        return _run(config, stack, secret_keys, preview, preflight)
+    key = json.dumps([config, stack, sorted(secret_keys), preview], sort_keys=True, default=str)
+    if key not in _RUNS:
+        _RUNS[key] = _run(config, stack, secret_keys, preview, preflight)
+    return copy.deepcopy(_RUNS[key])
+
+
 def _run(
     config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool, preflight: bool
-) -> tuple[list[Registered], Any]:
+) -> tuple[list[Registered], Any, list[str]]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(ProviderLikeMocks())
+    warnings = _Warnings()
+    logger = logging.getLogger(f"kaito-aks.offline.{id(warnings)}")
+    logger.propagate = False
+    logger.addHandler(warnings)
     try:
         texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
         texts[f"{PROJECT}:preflight"] = "true" if preflight else "false"
-        set_all_config(texts, list(secret_keys))
-        runtime_settings.reset_options(project=PROJECT, stack=stack)
-        pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-        root = runtime_settings.get_root_resource()
+        root = pulumi_internals.start_program_run(texts, list(secret_keys), PROJECT, stack, preview, monitor, logger)
         try:
             runpy.run_path(str(MAIN), run_name="__main__")
         except Exception as error:  # noqa: BLE001 - handed back to the caller to assert on
-            _sync_await(pulumi.runtime.stack.wait_for_rpcs())
-            return monitor.registrations, error
-        resolved = _sync_await(_resolve_exports(root.outputs))  # type: ignore[union-attr]
-        _sync_await(pulumi.runtime.stack.wait_for_rpcs())
-        return monitor.registrations, resolved
+            pulumi_internals.finish_program_run()
+            return monitor.registrations, error, warnings.messages
+        resolved = pulumi_internals.sync_await(_resolve_exports(root.outputs))
+        pulumi_internals.finish_program_run()
+        return monitor.registrations, resolved, warnings.messages
     finally:
-        set_all_config({}, [])
+        pulumi_internals.clear_config()
+        logger.removeHandler(warnings)
         asyncio.set_event_loop(None)
         loop.close()
 

@@ -1,8 +1,8 @@
 """Offline plan: what `pulumi up` would create for a stack, with no Azure account, credentials or
-Pulumi CLI. It evaluates the real program under mocks (stacks/offline.py), so it is not a preview:
+Pulumi CLI. It evaluates the real program under mocks (scripts/offline.py), so it is not a preview:
 it cannot see what already exists, and names and IDs Azure assigns are placeholders.
 
-    python -m stacks.plan --stack dev [--json]
+    ./scripts/plan [stack] [--json]
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any
 
 import yaml
 
-from stacks import catalog
-from stacks.offline import ProgramRun, run_program
-from stacks.settings import ConfigError, Settings, settings_from_stack_config
-from stacks.stack_files import SECRET_PLACEHOLDER, StackFileError, load_stack_config
+from scripts.offline import ProgramRun, run_program
+from scripts.stack_files import SECRET_PLACEHOLDER, StackFileError, load_stack_config
+from stacks.catalog import VM_SIZES
+from stacks.settings import ConfigError, Settings, parse_settings, placeholder_message
 
 WORKSPACE_TYPE = "kubernetes:kaito.sh/v1beta1:Workspace"
 BANNER = (
@@ -27,26 +28,34 @@ BANNER = (
 )
 
 
+def stack_settings(stack: str, root: Path | None = None) -> tuple[dict[str, str], Settings]:
+    """A stack file's config and its settings, read by the program's own parser."""
+    config = load_stack_config(stack, root)
+    return config, parse_settings(config, stack, present_keys=config.keys())
+
+
 def build_plan(stack: str) -> dict[str, Any]:
-    config = load_stack_config(stack)
-    settings = settings_from_stack_config(config, stack)
+    config, settings = stack_settings(stack)
     secret_keys = tuple(key for key, value in config.items() if value == SECRET_PLACEHOLDER)
-    run = run_program(config, stack=stack, secret_keys=secret_keys)
+    # Evaluated as `pulumi preview` evaluates it: placeholders are warnings here, not errors.
+    run = run_program(config, stack=stack, secret_keys=secret_keys, preview=True)
     return plan_document(stack, settings, run)
 
 
 def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, Any]:
-    size = catalog.VM_SIZES[settings.instance_type]
-    system = catalog.VM_SIZES.get(settings.system_node_vm_size)
+    config = settings.config
+    size = settings.vm_size
+    system = VM_SIZES.get(config.system_node_vm_size)
     names = {resource.urn: resource.name for resource in run.resources}
-    workspace = next(r for r in run.resources if r.type == WORKSPACE_TYPE)
-    manifest = {k: v for k, v in workspace.inputs.items() if k != "__defaults"}
+    workspace = next((r for r in run.resources if r.type == WORKSPACE_TYPE), None)
+    manifest = {k: v for k, v in workspace.inputs.items() if k != "__defaults"} if workspace else None
     return {
         "kind": "kaito-aks offline plan",
         "notAPreview": True,
         "stack": stack,
         "region": settings.location,
-        "modelSize": settings.model_size,
+        "modelSize": config.model_size,
+        "kaitoInstall": settings.mode.name,
         "model": settings.model,
         "modelKind": "KAITO preset (GPU)" if settings.is_preset else "CPU model (llama.cpp, template Workspace)",
         "instanceType": settings.instance_type,
@@ -56,14 +65,16 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
         "quotaFamily": size.quota_family,
         "vcpusNeeded": size.vcpus * settings.node_count,
         "systemPool": {
-            "vmSize": settings.system_node_vm_size,
-            "count": settings.system_node_count,
+            "vmSize": config.system_node_vm_size,
+            "count": config.system_node_count,
             "quotaFamily": system.quota_family if system else None,
-            "vcpus": system.vcpus * settings.system_node_count if system else None,
+            "vcpus": system.vcpus * config.system_node_count if system else None,
         },
         "estimatedHourlyCostUsd": run.outputs["estimatedHourlyCostUsd"],
         "estimatedMonthlyCostUsd": run.outputs["estimatedMonthlyCostUsd"],
         "estimatedCostBasis": run.outputs["estimatedCostBasis"],
+        "notices": list(settings.notices),
+        "placeholders": list(settings.placeholders),
         "resources": [
             {"type": r.type, "name": r.name, "parent": names.get(r.parent, "(stack)")}
             for r in sorted(run.resources, key=lambda r: (r.parent.count("$"), r.urn))
@@ -76,16 +87,23 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
 def render(plan: dict[str, Any]) -> str:
     system = plan["systemPool"]
     gpus = f"{plan['gpus']} x {plan['gpuModel']}" if plan["gpus"] else "no GPU"
-    lines = [
-        BANNER,
-        "",
-        f"Stack            {plan['stack']} ({plan['region']}, modelSize {plan['modelSize']})",
+    lines = [BANNER, ""]
+    for notice in plan["notices"]:
+        lines.append(f"NOTE: {notice}")
+    if plan["placeholders"]:
+        lines.append("WARNING: " + placeholder_message(plan["placeholders"]) + "\n  (`pulumi up` refuses them)")
+    if plan["notices"] or plan["placeholders"]:
+        lines.append("")
+    lines += [
+        f"Stack            {plan['stack']} ({plan['region']}, modelSize {plan['modelSize']}, "
+        f"kaitoInstall {plan['kaitoInstall']})",
         f"Model            {plan['model']} — {plan['modelKind']}",
         f"VM size          {plan['nodeCount']} x {plan['instanceType']} ({gpus})",
         f"Quota needed     {plan['vcpusNeeded']} vCPUs of {plan['quotaFamily']}"
         + (f"; system pool {system['count']} x {system['vmSize']}: {system['vcpus']} vCPUs of {system['quotaFamily']}"
            if system["vcpus"] is not None else f"; system pool {system['count']} x {system['vmSize']}"),
-        f"Estimated cost   ${plan['estimatedHourlyCostUsd']:.3f}/h, ${plan['estimatedMonthlyCostUsd']:,.2f}/month (730 h)",
+        f"Estimated cost   ${plan['estimatedHourlyCostUsd']:.3f}/h, "
+        f"${plan['estimatedMonthlyCostUsd']:,.2f}/month (730 h)",
         f"                 {plan['estimatedCostBasis']}",
         "",
         f"Resources ({len(plan['resources'])}):",
@@ -93,24 +111,45 @@ def render(plan: dict[str, Any]) -> str:
     width_type = max(len(r["type"]) for r in plan["resources"])
     width_name = max(len(r["name"]) for r in plan["resources"])
     lines.append(f"  {'TYPE'.ljust(width_type)}  {'NAME'.ljust(width_name)}  PARENT")
-    lines += [f"  {r['type'].ljust(width_type)}  {r['name'].ljust(width_name)}  {r['parent']}" for r in plan["resources"]]
-    head = {key: plan["workspace"][key] for key in ("apiVersion", "kind", "metadata") if key in plan["workspace"]}
-    manifest = {**head, **{k: v for k, v in sorted(plan["workspace"].items()) if k not in head}}
-    lines += ["", "Workspace manifest:", yaml.safe_dump(manifest, sort_keys=False).rstrip()]
+    lines += [
+        f"  {r['type'].ljust(width_type)}  {r['name'].ljust(width_name)}  {r['parent']}" for r in plan["resources"]
+    ]
+    if plan["workspace"] is None:
+        lines += ["", "Workspace manifest: none (the stack is paused)"]
+    else:
+        head = {key: plan["workspace"][key] for key in ("apiVersion", "kind", "metadata") if key in plan["workspace"]}
+        manifest = {**head, **{k: v for k, v in sorted(plan["workspace"].items()) if k not in head}}
+        lines += ["", "Workspace manifest:", yaml.safe_dump(manifest, sort_keys=False).rstrip()]
     return "\n".join(lines)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./scripts/plan",
+        description="Print what `pulumi up` would create for a stack, evaluated offline under mocks (not a preview).",
+    )
+    parser.add_argument("stack", nargs="?", default="dev",
+                        help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     args = parser.parse_args(argv)
     try:
         plan = build_plan(args.stack)
     except (ConfigError, StackFileError) as error:
-        print(str(error), file=sys.stderr)
+        print(f"plan: {error}", file=sys.stderr)
         return 2
-    print(json.dumps(plan, indent=2) if args.json else render(plan))
+    return print_safely(json.dumps(plan, indent=2) if args.json else render(plan))
+
+
+def print_safely(text: str) -> int:
+    """Print, and end quietly when the reader has gone (`./scripts/plan prod --json | head`)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit: point it at /dev/null.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

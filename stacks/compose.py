@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
 from components.budget import CostBudget, CostBudgetArgs
 from components.cluster import AksCluster, AksClusterArgs
 from components.demo_app import DemoApp, DemoAppArgs
-from components.gpu_pools import GpuPoolCleanup
+from components.gpu_pool_cleanup import GpuPoolCleanupTarget
 from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
+from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
 from components.smoke_test import SmokeTest, SmokeTestArgs
-from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint, llama_cpp_pod_template
-from stacks import catalog
+from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
+from stacks import images
+from stacks.catalog import TEMPLATE_MODELS
 from stacks.cost import estimate
 from stacks.settings import Settings
 
@@ -26,23 +28,25 @@ MODEL_CLIENT_LABEL = {"kaito-aks/model-client": "true"}
 
 def compose(settings: Settings) -> dict[str, Any]:
     """Build the stack described by `settings`; return its outputs, keyed by export name."""
+    config = settings.config
     cluster = AksCluster(
         "cluster",
         AksClusterArgs(
             resource_group_name=settings.resource_group_name,
             cluster_name=settings.cluster_name,
             location=settings.location,
-            system_node_vm_size=settings.system_node_vm_size,
-            system_node_count=settings.system_node_count,
-            kubernetes_version=settings.kubernetes_version,
+            system_node_vm_size=config.system_node_vm_size,
+            system_node_count=config.system_node_count,
+            kubernetes_version=config.kubernetes_version,
             tags=settings.tags,
-            ai_toolchain_operator=settings.kaito_install == catalog.ADDON,
+            ai_toolchain_operator=settings.mode.enables_aks_addon,
         ),
     )
-    kaito_ready: Optional[pulumi.ResourceOptions] = None
+    on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
     extra_outputs: dict[str, Any] = {}
-    if settings.kaito_install == catalog.UPSTREAM:
-        upstream = UpstreamKaito(
+    kaito_ready = on_cluster
+    if settings.mode.installs_kaito:
+        kaito = UpstreamKaito(
             "kaito",
             UpstreamKaitoArgs(
                 cluster_name=settings.cluster_name,
@@ -53,43 +57,41 @@ def compose(settings: Settings) -> dict[str, Any]:
                 oidc_issuer_url=cluster.oidc_issuer_url,
                 tags=settings.tags,
             ),
-            provider=cluster.provider,
+            opts=on_cluster,
         )
-        kaito_ready = pulumi.ResourceOptions(depends_on=[upstream])
-        extra_outputs["gpuProvisionerClientId"] = upstream.identity.client_id
+        kaito_ready = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[kaito]))
+        extra_outputs["gpuProvisionerClientId"] = kaito.identity.client_id
 
     labels = kubernetes_labels(settings, component="inference")
-    hf_token: Optional[pulumi.Output[str]] = None
-    if settings.needs_model_access_secret and settings.hf_token is not None:
-        hf_token = pulumi.Output.secret(settings.hf_token.reveal())
+    hf_token: pulumi.Output[str] | None = None
+    if settings.needs_model_access_secret and config.hf_token is not None:
+        hf_token = pulumi.Output.secret(config.hf_token.reveal())
     workspace = KaitoWorkspace(
         "model",
         KaitoWorkspaceArgs(
             workspace_name=settings.workspace_name,
-            namespace=settings.namespace,
+            namespace=config.namespace,
             instance_type=settings.instance_type,
             node_count=settings.node_count,
-            model=settings.model,
             preset=settings.model if settings.is_preset else None,
             pod_template=None if settings.is_preset else cpu_model_pod_template(settings, labels),
             hf_token=hf_token,
             readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
             labels=labels,
-            model_client_labels=MODEL_CLIENT_LABEL if settings.restrict_model_access else None,
-            paused=settings.paused,
-            gpu_pool_cleanup=GpuPoolCleanup(
+            model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
+            paused=config.paused,
+            gpu_pool_cleanup=GpuPoolCleanupTarget(
                 resource_group=settings.resource_group_name,
                 cluster=settings.cluster_name,
-                agent_pools=lambda: agent_pools_client(settings),
+                subscription_id=config.subscription_id,
             ),
         ),
-        provider=cluster.provider,
         opts=kaito_ready,
     )
-    endpoint = inference_endpoint(settings.workspace_name, settings.namespace)
-    after_workspace = pulumi.ResourceOptions(depends_on=[workspace])
+    endpoint = inference_endpoint(settings.workspace_name, config.namespace)
+    after_workspace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[workspace]))
 
-    if not settings.paused:
+    if not config.paused:
         SmokeTest(
             "smoke-test",
             SmokeTestArgs(
@@ -97,41 +99,39 @@ def compose(settings: Settings) -> dict[str, Any]:
                 inference_endpoint=endpoint,
                 model=settings.model,
                 source=read_sources("app.py", "smoke_test.py"),
-                image=catalog.PYTHON_IMAGE,
+                image=images.PYTHON_IMAGE,
                 labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
             ),
-            provider=cluster.provider,
             opts=after_workspace,
         )
 
-    if settings.budget_monthly_usd:
+    if config.budget_monthly_usd:
         CostBudget(
             "cost-budget",
             CostBudgetArgs(
                 scope=cluster.resource_group_id,
                 budget_name=f"budget-{settings.resource_group_name}",
-                amount_usd=settings.budget_monthly_usd,
-                contact_emails=settings.budget_contact_emails,
-                start_date=settings.budget_start_date or first_of_this_month(),
+                amount_usd=config.budget_monthly_usd,
+                contact_emails=config.budget_contact_emails,
+                start_date=config.budget_start_date or first_of_this_month(),
             ),
         )
 
     exposure: dict[str, Any] = {}
-    if settings.demo_app:
+    if config.demo_app:
         demo_app = DemoApp(
             "demo-app",
             DemoAppArgs(
                 namespace=workspace.namespace,
                 inference_endpoint=workspace.inference_endpoint,
                 source=read_sources("app.py", "index.html"),
-                replicas=0 if settings.paused else 1,
-                image=catalog.PYTHON_IMAGE,
+                replicas=0 if config.paused else 1,
+                image=images.PYTHON_IMAGE,
                 public=settings.public,
-                allowed_source_ranges=settings.allowed_source_ranges,
+                allowed_source_ranges=config.allowed_source_ranges,
                 labels={**kubernetes_labels(settings, component="demo-app", name="demo-app"), **MODEL_CLIENT_LABEL},
             ),
-            provider=cluster.provider,
-            opts=None if settings.paused else after_workspace,
+            opts=on_cluster if config.paused else after_workspace,
         )
         if demo_app.url is not None:
             exposure["demoAppUrl"] = demo_app.url
@@ -153,26 +153,16 @@ def compose(settings: Settings) -> dict[str, Any]:
         "estimatedHourlyCostUsd": cost.hourly_usd,
         "estimatedMonthlyCostUsd": cost.monthly_usd,
         "estimatedCostBasis": cost.basis(),
-        "paused": settings.paused,
-        "kaitoInstall": settings.kaito_install,
+        "paused": config.paused,
+        "kaitoInstall": settings.mode.name,
         **extra_outputs,
     }
 
 
 def first_of_this_month() -> str:
     """Azure wants a budget to start in the current month; the budget then ignores later changes."""
-    today = datetime.datetime.now(datetime.timezone.utc).date()
+    today = datetime.datetime.now(datetime.UTC).date()
     return today.replace(day=1).isoformat()
-
-
-def agent_pools_client(settings: Settings):
-    """The AKS AgentPools API, built only when a hook really deletes something."""
-    from azure.identity import DefaultAzureCredential
-    from azure.mgmt.containerservice import ContainerServiceClient
-
-    from stacks.preflight import find_subscription
-
-    return ContainerServiceClient(DefaultAzureCredential(), find_subscription(settings)).agent_pools
 
 
 def read_sources(*filenames: str) -> dict[str, str]:
@@ -192,11 +182,11 @@ def kubernetes_labels(settings: Settings, component: str, name: str = "kaito-aks
 
 
 def cpu_model_pod_template(settings: Settings, labels: dict[str, str]) -> dict[str, Any]:
-    """llama.cpp serving a CPU template model, sized for the chosen D-series VM."""
-    model = catalog.TEMPLATE_MODELS[settings.model]
+    """llama.cpp serving a CPU model, sized for the chosen D-series VM."""
+    model = TEMPLATE_MODELS[settings.model]
     size = settings.vm_size
-    return llama_cpp_pod_template(
-        image=catalog.LLAMA_CPP_SERVER_IMAGE,
+    server = LlamaCppServer(
+        image=images.LLAMA_CPP_SERVER_IMAGE,
         hf_repo=model.hf_repo,
         quantization=model.quantization,
         alias=model.name,
@@ -205,5 +195,5 @@ def cpu_model_pod_template(settings: Settings, labels: dict[str, str]) -> dict[s
         cpu_limit=str(size.vcpus - 1),
         memory_request=f"{model.min_memory_gib}Gi",
         memory_limit=f"{int(size.memory_gib // 2)}Gi",
-        labels=labels,
     )
+    return llama_cpp_pod_template(server, labels)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from stacks import prices
 from stacks.settings import Settings
@@ -16,10 +15,10 @@ class CostLine:
     item: str
     sku: str
     quantity: int
-    price: Optional[prices.Price]
+    price: prices.Price | None
 
     @property
-    def usd_per_hour(self) -> Optional[float]:
+    def usd_per_hour(self) -> float | None:
         return None if self.price is None else self.price.usd_per_hour * self.quantity
 
 
@@ -45,22 +44,23 @@ class CostEstimate:
         sources = sorted({(line.price.region, line.price.as_of) for line in self.lines if line.price})
         text = "list prices, Linux pay-as-you-go, " + ", ".join(f"{region} as of {as_of}" for region, as_of in sources)
         if any(region != self.region for region, _ in sources):
-            text += f" (no {self.region} prices in the table: refresh it with python -m stacks.prices --region {self.region})"
+            text += f" (no {self.region} prices in the table: refresh it with ./scripts/prices --region {self.region})"
         if self.unpriced:
             text += f"; no price known for {', '.join(self.unpriced)}, not counted"
         return text + "; disks, egress and the free AKS control plane not counted"
 
 
 def estimate(settings: Settings) -> CostEstimate:
+    config = settings.config
     region = settings.location
     lines = [
-        CostLine("system pool", settings.system_node_vm_size, settings.system_node_count,
-                 prices.price_of(settings.system_node_vm_size, region)),
+        CostLine("system pool", config.system_node_vm_size, config.system_node_count,
+                 prices.price_of(config.system_node_vm_size, region)),
     ]
-    if not settings.paused:
+    if not config.paused:
         lines.append(CostLine("model nodes", settings.instance_type, settings.node_count,
                               prices.price_of(settings.instance_type, region)))
-    if settings.demo_app and settings.public:
+    if config.demo_app and settings.public:
         lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
         lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))
     return CostEstimate(region, tuple(lines))

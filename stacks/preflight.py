@@ -9,26 +9,20 @@ For the stack's region (and `kaito-aks:preflightRegions` when nothing fits there
 When `kaito-aks:instanceType` is not set it picks the profile's first size that passes and says
 why earlier ones were skipped; when nothing passes it fails with a table and the next step.
 
-In the program it runs between settings and compose (`kaito-aks:preflight`, default true). As a
-command it reads the same stack files and prints a report:
-
-    python -m stacks.preflight --stack dev [--json]
+In the program it runs between settings and compose (`kaito-aks:preflight`, default true).
+`./scripts/preflight <stack>` (scripts/preflight.py) prints the same check as a report.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
-import os
-import shutil
 import subprocess
-import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Protocol
+from typing import Any, Protocol
 
-from stacks import catalog
+from components import azure_api
+from stacks.catalog import VM_SIZES
 from stacks.settings import ConfigError, Settings
 
 QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
@@ -79,9 +73,9 @@ class SizeCheck:
     offered: bool = True
     offer_note: str = "offered"
     family: str = ""
-    family_counter: Optional[Counter] = None
+    family_counter: Counter | None = None
     family_extra: int = 0
-    regional_counter: Optional[Counter] = None
+    regional_counter: Counter | None = None
     regional_extra: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -105,7 +99,7 @@ class RegionReport:
     checks: list[SizeCheck]
 
     @property
-    def chosen(self) -> Optional[SizeCheck]:
+    def chosen(self) -> SizeCheck | None:
         return next((check for check in self.checks if check.ok), None)
 
 
@@ -117,17 +111,17 @@ class PreflightReport:
     subscription_id: str
 
     @property
-    def chosen(self) -> Optional[str]:
+    def chosen(self) -> str | None:
         return self.home.chosen.size if self.home.chosen else None
 
     def explanation(self) -> list[str]:
         lines = []
         for check in self.home.checks:
             if check.ok:
-                lines.append(f"preflight: {check.size} in {check.region}: offered, quota ok "
-                             f"(family {check.family} {check.family_counter.describe() if check.family_counter else '?'}, "
-                             f"regional {check.regional_counter.describe() if check.regional_counter else '?'}, "
-                             f"needs {check.family_extra} more)")
+                family = check.family_counter.describe() if check.family_counter else "?"
+                regional = check.regional_counter.describe() if check.regional_counter else "?"
+                lines.append(f"preflight: {check.size} in {check.region}: offered, quota ok (family {check.family} "
+                             f"{family}, regional {regional}, needs {check.family_extra} more)")
                 break
             lines.append(f"preflight: skipped {check.size} in {check.region}: {'; '.join(check.problems)}")
         return lines
@@ -140,28 +134,35 @@ class PreflightReport:
         )
         table = render_table(self.home.checks)
         steps = ["Next steps:"]
-        families = sorted({c.family for c in self.home.checks if c.offered and c.family and any("quota" in p for p in c.problems)})
+        families = sorted({c.family for c in self.home.checks
+                           if c.offered and c.family and any("quota" in p for p in c.problems)})
         for family in families:
             need = max(c.family_counter.used + c.family_extra for c in self.home.checks
                        if c.family == family and c.family_counter)
             steps.append(
                 f"  - request quota for {family} in {settings.location} (at least {need} vCPUs): {QUOTA_PORTAL} "
                 f"(Compute, filter by the family), or: az quota update --resource-name {family} "
-                f"--scope /subscriptions/{self.subscription_id}/providers/Microsoft.Compute/locations/{settings.location} "
+                f"--scope /subscriptions/{self.subscription_id}/providers/Microsoft.Compute/locations/"
+                f"{settings.location} "
                 f"--limit-object value={need} limit-object-type=LimitValue --resource-type dedicated"
             )
         if any("regional" in p for c in self.home.checks for p in c.problems):
-            steps.append(f"  - raise 'Total Regional vCPUs' (cores) in {settings.location} the same way: {QUOTA_PORTAL}")
+            steps.append(
+                f"  - raise 'Total Regional vCPUs' (cores) in {settings.location} the same way: {QUOTA_PORTAL}"
+            )
         working = [(r.region, r.chosen.size) for r in self.elsewhere if r.chosen]
         for region, size in working:
             steps.append(f"  - {size} is available in {region}: `pulumi config set azure-native:location {region}`")
         if self.elsewhere and not working:
-            steps.append(f"  - none of {', '.join(r.region for r in self.elsewhere)} (kaito-aks:preflightRegions) has room either")
+            regions = ", ".join(r.region for r in self.elsewhere)
+            steps.append(f"  - none of {regions} (kaito-aks:preflightRegions) has room either")
         if not self.elsewhere:
             steps.append("  - list other regions to check in kaito-aks:preflightRegions, e.g. "
                          "`pulumi config set --path 'kaito-aks:preflightRegions[0]' westeurope`")
-        if settings.model_size != "cpu":
-            steps.append("  - or serve a CPU model that needs no GPU quota: `pulumi config set kaito-aks:modelSize cpu`")
+        if not settings.profile.cpu_only:
+            steps.append(
+                "  - or serve a CPU model that needs no GPU quota: `pulumi config set kaito-aks:modelSize cpu`"
+            )
         return "\n".join([head, table, *steps])
 
     def as_dict(self) -> dict[str, Any]:
@@ -170,14 +171,17 @@ class PreflightReport:
             "nodeCount": self.settings.node_count, "subscriptionId": self.subscription_id, "chosen": self.chosen,
             "checks": [check.as_dict() for check in self.home.checks],
             "otherRegions": [
-                {"region": r.region, "chosen": r.chosen.size if r.chosen else None, "checks": [c.as_dict() for c in r.checks]}
+                {"region": r.region, "chosen": r.chosen.size if r.chosen else None,
+                 "checks": [c.as_dict() for c in r.checks]}
                 for r in self.elsewhere
             ],
         }
 
 
 def render_table(checks: Iterable[SizeCheck]) -> str:
-    header = ("VM size", "region", "offered", "family quota used/limit", "regional used/limit", "vCPUs needed", "verdict")
+    header = (
+        "VM size", "region", "offered", "family quota used/limit", "regional used/limit", "vCPUs needed", "verdict",
+    )
     rows = [header]
     for c in checks:
         rows.append((
@@ -195,11 +199,11 @@ def render_table(checks: Iterable[SizeCheck]) -> str:
 # --- the decision ------------------------------------------------------------------------------
 
 
-def _capability(sku: dict, name: str) -> Optional[str]:
+def _capability(sku: dict, name: str) -> str | None:
     return next((c.get("value") for c in sku.get("capabilities") or [] if c.get("name") == name), None)
 
 
-def _restriction(sku: dict, region: str) -> Optional[str]:
+def _restriction(sku: dict, region: str) -> str | None:
     for restriction in sku.get("restrictions") or []:
         if restriction.get("type") != "Location":
             continue
@@ -226,8 +230,8 @@ def _pool_vcpus(pools: Iterable[dict], sku_index: dict[str, dict]) -> tuple[dict
 
 def _size_facts(size: str, sku_index: dict[str, dict]) -> tuple[int, str]:
     sku = sku_index.get(size.lower())
-    if size in catalog.VM_SIZES:
-        known = catalog.VM_SIZES[size]
+    if size in VM_SIZES:
+        known = VM_SIZES[size]
         return known.vcpus, (sku or {}).get("family") or known.quota_family
     if sku is not None:
         return int(float(_capability(sku, "vCPUs") or 0)), sku.get("family", "")
@@ -245,8 +249,8 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     regional = counters.get("cores")
     # Existing pools count only in the region they run in: the stack's own.
     held_by_family, held_total = _pool_vcpus(existing, sku_index) if region == settings.location else ({}, 0)
-    system_vcpus_each, system_family = _size_facts(settings.system_node_vm_size, sku_index)
-    system_vcpus = system_vcpus_each * settings.system_node_count
+    system_vcpus_each, system_family = _size_facts(settings.config.system_node_vm_size, sku_index)
+    system_vcpus = system_vcpus_each * settings.config.system_node_count
 
     checks = []
     for size in candidates:
@@ -290,14 +294,19 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
     if home.chosen is None:
         elsewhere = [
             check_region(settings, capacity, region, candidates, [], call)
-            for region in settings.preflight_regions if region != settings.location
+            for region in settings.config.preflight_regions if region != settings.location
         ]
     return PreflightReport(settings, home, elsewhere, subscription_id)
 
 
 def _retrying(sleep: Callable[[float], None], attempts: int = 4, first_pause: float = 2.0) -> Callable:
     """Call an Azure API, retrying throttling and transient failures with exponential backoff."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError, ServiceResponseError
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
 
     def call(function: Callable, *args: Any) -> Any:
         for attempt in range(1, attempts + 1):
@@ -337,11 +346,10 @@ class AzureSdkCapacity:
     """AzureCapacity through the Azure SDK for Python with DefaultAzureCredential."""
 
     def __init__(self, subscription_id: str, credential: Any = None) -> None:
-        from azure.identity import DefaultAzureCredential
         from azure.mgmt.compute import ComputeManagementClient
         from azure.mgmt.containerservice import ContainerServiceClient
 
-        credential = credential or DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        credential = credential or azure_api.credential()
         self.compute = ComputeManagementClient(credential, subscription_id)
         self.containers = ContainerServiceClient(credential, subscription_id)
 
@@ -360,20 +368,12 @@ class AzureSdkCapacity:
             return []  # a first deployment: nothing exists yet
 
 
-def find_subscription(settings: Settings, env: Optional[dict] = None, run: Callable = subprocess.run) -> str:
+def find_subscription(settings: Settings, env: dict | None = None, run: Callable = subprocess.run) -> str:
     """azure-native:subscriptionId, else ARM_SUBSCRIPTION_ID/AZURE_SUBSCRIPTION_ID, else the az CLI's."""
-    env = os.environ if env is None else env
-    for candidate in (settings.subscription_id, env.get("ARM_SUBSCRIPTION_ID"), env.get("AZURE_SUBSCRIPTION_ID")):
-        if candidate:
-            return candidate
-    if shutil.which("az"):
-        result = run(["az", "account", "show", "--query", "id", "--output", "tsv"], capture_output=True, text=True)
-        if result.returncode == 0 and result.stdout.strip():
-            return result.stdout.strip()
-    raise PreflightError(
-        "preflight found no Azure subscription: run `az login` (and `az account set --subscription <id>`), "
-        f"or set azure-native:subscriptionId or ARM_SUBSCRIPTION_ID; or skip the check with {TURN_OFF}"
-    )
+    try:
+        return azure_api.find_subscription(settings.config.subscription_id, env, run)
+    except azure_api.NoSubscription as error:
+        raise PreflightError(f"preflight found {error}; or skip the check with {TURN_OFF}") from None
 
 
 def make_capacity(subscription_id: str) -> AzureCapacity:
@@ -386,7 +386,7 @@ def make_capacity(subscription_id: str) -> AzureCapacity:
 def apply_preflight(settings: Settings, log: Callable[[str], None] = print) -> Settings:
     """The in-program step: the settings with the size preflight picked, or a PreflightError."""
     # A paused stack asks Azure for no new VM (the cluster and its system pool exist already).
-    if not settings.preflight or settings.paused:
+    if not settings.config.preflight or settings.config.paused:
         return settings
     subscription = find_subscription(settings)
     report = run_preflight(settings, make_capacity(subscription), subscription)
@@ -395,45 +395,4 @@ def apply_preflight(settings: Settings, log: Callable[[str], None] = print) -> S
         raise PreflightError(report.failure_message())
     for line in report.explanation():
         log(line)
-    if chosen == settings.instance_type:
-        return settings
-    return dataclasses.replace(settings, instance_type=chosen, vm_size=catalog.VM_SIZES[chosen])
-
-
-# --- the command -------------------------------------------------------------------------------
-
-
-def main(argv: Optional[list[str]] = None, capacity_factory: Callable[[str], AzureCapacity] = make_capacity,
-         sleep: Callable[[float], None] = time.sleep, env: Optional[dict] = None) -> int:
-    from stacks.settings import settings_from_stack_config
-    from stacks.stack_files import StackFileError, load_stack_config
-
-    parser = argparse.ArgumentParser(prog="python -m stacks.preflight", description="Check a stack's VM size, "
-                                     "region and quota with Azure before deploying it.")
-    parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to read (default: dev)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
-    args = parser.parse_args(argv)
-    try:
-        settings = settings_from_stack_config(load_stack_config(args.stack), args.stack)
-        subscription = find_subscription(settings, env)
-        report = run_preflight(settings, capacity_factory(subscription), subscription, sleep)
-    except (ConfigError, StackFileError) as error:
-        if args.json:
-            print(json.dumps({"stack": args.stack, "ok": False, "error": str(error)}, indent=2))
-        else:
-            print(str(error), file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps({**report.as_dict(), "ok": report.chosen is not None}, indent=2))
-    elif report.chosen:
-        print(f"preflight for stack {args.stack}: {settings.model} on {settings.node_count} x {report.chosen} "
-              f"in {settings.location}: OK")
-        print(render_table(report.home.checks))
-        print("\n".join(report.explanation()))
-    else:
-        print(report.failure_message(), file=sys.stderr)
-    return 0 if report.chosen else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return settings if chosen == settings.instance_type else settings.with_instance_type(chosen)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 PRICES_FILE = Path(__file__).parent / "data" / "prices.csv"
 # The region the shipped table was made for; other regions fall back to it, and say so.
@@ -58,7 +57,7 @@ def load_prices(path: Path = PRICES_FILE) -> dict[tuple[str, str], Price]:
 PRICES = load_prices()
 
 
-def price_of(sku: str, region: str) -> Optional[Price]:
+def price_of(sku: str, region: str) -> Price | None:
     """The region's price, else the reference region's (its `region` field tells which), else any."""
     for key in ((region, sku), (REFERENCE_REGION, sku)):
         if key in PRICES:
@@ -66,6 +65,6 @@ def price_of(sku: str, region: str) -> Optional[Price]:
     return next((price for (_, name), price in sorted(PRICES.items()) if name == sku), None)
 
 
-def usd_per_hour(sku: str, region: str) -> Optional[float]:
+def usd_per_hour(sku: str, region: str) -> float | None:
     price = price_of(sku, region)
     return price.usd_per_hour if price else None

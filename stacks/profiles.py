@@ -1,8 +1,10 @@
-"""What to build for each model size: data, not code. `kaito-aks:modelSize` picks one."""
+"""What to build for each model size, per KAITO install mode: data, not code. `kaito-aks:modelSize` picks one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from stacks.catalog import TEMPLATE_MODELS
 
 
 @dataclass(frozen=True)
@@ -10,21 +12,29 @@ class Profile:
     """One model size: the model, VM sizes in order of preference and how long readiness may take."""
 
     model: str
-    """A KAITO 0.6.0 preset, or a CPU template model from stacks/catalog.TEMPLATE_MODELS."""
+    """A GPU model of the install mode's KAITO, or a CPU model from catalog.TEMPLATE_MODELS."""
     instance_types: tuple[str, ...]
-    """VM sizes that fit the model, most preferred first; the first is used unless overridden."""
+    """VM sizes that fit the model, most preferred first; the first that fits (and has quota) is used."""
     readiness_timeout_minutes: int
     """How long `pulumi up` waits for WorkspaceSucceeded: node provisioning plus model download."""
     summary: str
 
+    @property
+    def cpu_only(self) -> bool:
+        """Served by llama.cpp on a CPU VM: no GPU quota needed."""
+        return self.model in TEMPLATE_MODELS
 
-PROFILES: dict[str, Profile] = {
-    "cpu": Profile(
-        model="qwen2.5-0.5b-instruct",
-        instance_types=("Standard_D8s_v5", "Standard_D16s_v5"),
-        readiness_timeout_minutes=30,
-        summary="Qwen2.5-0.5B-Instruct on CPU (llama.cpp); no GPU quota needed",
-    ),
+
+CPU = Profile(
+    model="qwen2.5-0.5b-instruct",
+    instance_types=("Standard_D8s_v5", "Standard_D16s_v5"),
+    readiness_timeout_minutes=30,
+    summary="Qwen2.5-0.5B-Instruct on CPU (llama.cpp); no GPU quota needed",
+)
+
+# kaito-aks:kaitoInstall=addon: the AKS add-on's KAITO 0.6.0 presets.
+ADDON_PROFILES: dict[str, Profile] = {
+    "cpu": CPU,
     "small": Profile(
         model="phi-4-mini-instruct",
         instance_types=("Standard_NV36ads_A10_v5", "Standard_NC24ads_A100_v4", "Standard_NC40ads_H100_v5"),
@@ -47,7 +57,7 @@ PROFILES: dict[str, Profile] = {
 
 # kaito-aks:kaitoInstall=upstream: KAITO 0.12 from its Helm charts serves newer Hugging Face models.
 UPSTREAM_PROFILES: dict[str, Profile] = {
-    "cpu": PROFILES["cpu"],
+    "cpu": CPU,
     "small": Profile(
         model="Qwen/Qwen3-8B-AWQ",
         instance_types=("Standard_NV36ads_A10_v5", "Standard_NC24ads_A100_v4"),
@@ -67,7 +77,3 @@ UPSTREAM_PROFILES: dict[str, Profile] = {
         summary="gpt-oss-120b on two A100 80GB",
     ),
 }
-
-
-def profiles_for(install: str) -> dict[str, Profile]:
-    return UPSTREAM_PROFILES if install == "upstream" else PROFILES

@@ -1,618 +1,416 @@
-"""The one place config is read. Every config error is raised here, before any resource exists.
+"""The one place config is read. Every config problem is reported here, all at once, before any resource exists.
 
-`read_settings()` reads the stack's config through pulumi.Config; `parse_settings()` turns raw
-strings into validated, typed, immutable Settings (pure, so it is testable without Pulumi). A bad
-value fails with a ConfigError naming the key, the value and a valid alternative. ConfigError is a
-pulumi.RunError, so the CLI prints the message alone, without a Python traceback.
+`read_settings()` reads the stack's config through pulumi.Config. `parse_settings()` is the pure part
+every command shares (the offline plan, preflight, the CI helpers read stack files through it):
+1. each key is read through its declaration (stacks/config.py): a wrong value names the key, the
+   value and what would work;
+2. rules that tie keys together run on the keys that read cleanly (a model on a VM size, a budget
+   and its contacts, public exposure and its source ranges);
+3. the result is one immutable, typed Settings, with the notices a user should read (an override
+   that changed another choice) and the documentation placeholders still in the stack file.
+ConfigError is a pulumi.RunError, so the CLI prints the message alone, without a Python traceback.
 """
 
 from __future__ import annotations
 
-import datetime
-import difflib
+import dataclasses
 import ipaddress
-import json
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
-from stacks import catalog
-from stacks.profiles import Profile, profiles_for
+from stacks import prices, pulumi_internals
+from stacks.catalog import EXCLUDED_SIZES, VM_SIZES, VmSize
+from stacks.config import AZURE, PROJECT, StackConfig, azure_safe, declarations, project_keys
+from stacks.config_kinds import Invalid, closest_hint
+from stacks.install_modes import INSTALL_MODES, InstallMode, mode_serving
+from stacks.profiles import Profile
 
-PROJECT = "kaito-aks"
-
-# Keys read from the `kaito-aks:` namespace, with the defaults Pulumi.yaml declares (tests check
-# the two agree). "" means "not set": Pulumi's project config schema needs a default for a key to
-# be optional, and the profile supplies the real value.
-DEFAULTS: dict[str, str] = {
-    "modelSize": "cpu",
-    "model": "",
-    "instanceType": "",
-    "nodeCount": "1",
-    "namespace": "kaito",
-    "workspaceName": "",
-    "kubernetesVersion": "",
-    "systemNodeVmSize": "Standard_D4s_v5",
-    "systemNodeCount": "1",
-    "demoApp": "true",
-    "exposure": "private",
-    "allowedSourceRanges": "[]",
-    "restrictModelAccess": "true",
-    "preflight": "true",
-    "preflightRegions": "[]",
-    "paused": "false",
-    "environment": "",
-    "owner": "",
-    "expiresOn": "",
-    "autoTeardown": "none",
-    "budgetMonthlyUsd": "0",
-    "budgetContactEmails": "[]",
-    "budgetStartDate": "",
-    "kaitoInstall": "addon",
-}
-AUTO_TEARDOWN = ("none", "pause", "destroy")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-EXPOSURES = ("private", "public")
-OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
-# Keys Pulumi.yaml cannot declare with a type: `tags` is a map (the schema has no object type) and
-# `hfToken` is an optional secret (a typed key without a default is required, and a secret's
-# default would sit in plain text in Pulumi.yaml).
-UNTYPED_KEYS = ("hfToken", "tags")
-LOCATION_KEY = "azure-native:location"
-SUBSCRIPTION_KEY = "azure-native:subscriptionId"
-
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-KUBERNETES_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
-AZURE_VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
-# Azure tag names may not contain these characters; names are at most 512, values 256 characters.
-TAG_NAME_FORBIDDEN = set('<>%&\\?/')
-RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+# RFC 5737 / RFC 3849 documentation ranges and RFC 2606 example domains: values shipped as
+# placeholders in stack files, never real.
+DOCUMENTATION_NETWORKS = tuple(
+    ipaddress.ip_network(net) for net in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
+# Namespaces a stack's config may hold besides kaito-aks: (providers and Pulumi itself).
+PROVIDER_NAMESPACES = ("azure-native", "kubernetes", "pulumi", "random", "tls")
 
 
 class ConfigError(pulumi.RunError):
     """A stack config value is wrong; the message says which key, what value and what would work."""
 
 
-class SecretStr:
-    """A secret config value that never shows itself in a repr, a log line or an exception."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "SecretStr('[secret]')"
-
-
 @dataclass(frozen=True)
 class Settings:
-    """Everything one stack needs, validated. Built only by parse_settings()."""
+    """Everything one stack needs, validated and resolved. Built only by parse_settings()."""
 
-    project: str
+    config: StackConfig
+    """Every setting's value, defaults applied."""
     stack: str
-    location: str
-    model_size: str
+    mode: InstallMode
     profile: Profile
     model: str
     is_preset: bool
-    """True for a GPU model KAITO serves from its presets (a Hugging Face id, upstream)."""
+    """True for a GPU model KAITO serves as a preset; False for a CPU model kaito-aks serves with llama.cpp."""
     instance_type: str
-    vm_size: catalog.VmSize
+    vm_size: VmSize
     instance_type_explicit: bool
-    """True when kaito-aks:instanceType is set: preflight then checks only that size."""
+    """kaito-aks:instanceType is set: preflight then checks only that size."""
     candidate_instance_types: tuple[str, ...]
     """Sizes preflight may choose from, in order of preference (all fit the model)."""
-    node_count: int
-    namespace: str
     workspace_name: str
-    kubernetes_version: Optional[str]
-    system_node_vm_size: str
-    system_node_count: int
-    hf_token: Optional[SecretStr]
-    demo_app: bool
-    public: bool
-    allowed_source_ranges: tuple[str, ...]
-    restrict_model_access: bool
-    preflight: bool
-    preflight_regions: tuple[str, ...]
-    paused: bool = False
-    """True parks the stack: no Workspace (its GPU pool is deleted), the cluster stays."""
-    environment: str = ""
-    owner: Optional[str] = None
-    expires_on: Optional[str] = None
-    auto_teardown: str = "none"
-    budget_monthly_usd: int = 0
-    """0: no budget."""
-    budget_contact_emails: tuple[str, ...] = ()
-    budget_start_date: Optional[str] = None
-    """First day of a month (YYYY-MM-01); None: the current month when the budget is created."""
-    subscription_id: Optional[str] = None
-    """azure-native:subscriptionId when set; otherwise the Azure CLI's current subscription."""
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str]
+    """Every Azure resource's tags: the user's, then the standard ones on top."""
+    notices: tuple[str, ...] = ()
+    """Things the user should know about how the settings were resolved (logged as warnings)."""
+    placeholders: tuple[str, ...] = ()
+    """Documentation placeholders still in the config, each with the command that sets a real value."""
+    project: str = PROJECT
 
-    kaito_install: str = catalog.ADDON
-    """addon: the AKS AI toolchain operator (KAITO 0.6.0); upstream: KAITO 0.12 from Helm."""
+    @property
+    def location(self) -> str:
+        return self.config.location
+
+    @property
+    def node_count(self) -> int:
+        """Model nodes KAITO creates."""
+        return self.config.node_count
 
     @property
     def needs_model_access_secret(self) -> bool:
-        return self.is_preset and catalog.needs_model_access_secret(
-            self.model, self.kaito_install, token_set=self.hf_token is not None
-        )
+        return self.is_preset and self.mode.needs_model_access_secret(self.model, self.config.hf_token is not None)
+
+    @property
+    def public(self) -> bool:
+        return self.config.exposure == "public"
 
     @property
     def resource_group_name(self) -> str:
-        return f"rg-{self.project}-{_azure_safe(self.stack)}"
+        return f"rg-{self.project}-{azure_safe(self.stack)}"
 
     @property
     def cluster_name(self) -> str:
-        return f"aks-{self.project}-{_azure_safe(self.stack)}"
+        return f"aks-{self.project}-{azure_safe(self.stack)}"
+
+    def with_instance_type(self, instance_type: str) -> Settings:
+        """The same settings on another size of the candidates (preflight's choice)."""
+        return dataclasses.replace(self, instance_type=instance_type, vm_size=VM_SIZES[instance_type])
 
 
 def read_settings() -> Settings:
-    """Read this stack's config (the only place config is read) and validate it."""
-    config = pulumi.Config(PROJECT)
-    raw: dict[str, Optional[str]] = {key: config.get(key) for key in (*DEFAULTS, *UNTYPED_KEYS)}
-    azure = pulumi.Config("azure-native")
-    raw[LOCATION_KEY] = azure.get("location")
-    raw[SUBSCRIPTION_KEY] = azure.get("subscriptionId")
-    return parse_settings(raw, project=PROJECT, stack=pulumi.get_stack(), present_keys=_present_config_keys())
+    """Read this stack's config (the only place a Pulumi program run reads config) and validate it.
+
+    Notices are logged as warnings. Documentation placeholders are a warning in a preview and an
+    error in an update: `pulumi up` never creates a budget that mails example.com."""
+    raw: dict[str, str | None] = {}
+    for _, declared in declarations():
+        raw[declared.full_key] = pulumi.Config(declared.namespace).get(declared.key)
+    settings = parse_settings(raw, stack=pulumi.get_stack(), present_keys=pulumi_internals.present_config_keys())
+    for notice in settings.notices:
+        pulumi.log.warn(notice)
+    if settings.placeholders:
+        message = placeholder_message(settings.placeholders)
+        if not pulumi.runtime.is_dry_run():
+            raise ConfigError(message)
+        pulumi.log.warn(message + " (`pulumi up` refuses them)")
+    return settings
 
 
-def settings_from_stack_config(config: Mapping[str, str], stack: str) -> Settings:
-    """Settings from a config map read off the stack files (commands that run without Pulumi)."""
-    raw: dict[str, Optional[str]] = {key: config.get(f"{PROJECT}:{key}") for key in (*DEFAULTS, *UNTYPED_KEYS)}
-    raw[LOCATION_KEY] = config.get(LOCATION_KEY)
-    raw[SUBSCRIPTION_KEY] = config.get(SUBSCRIPTION_KEY)
-    return parse_settings(raw, project=PROJECT, stack=stack, present_keys=config.keys())
+def placeholder_message(placeholders: Iterable[str]) -> str:
+    return "the stack's config still holds documentation placeholders:\n  - " + "\n  - ".join(placeholders)
 
 
-def _present_config_keys() -> set[str]:
-    # Every key the stack sets, so a misspelt one (kaito-aks:modelsize) is caught instead of
-    # silently ignored. Pulumi hands config to the program either way below.
-    from pulumi.runtime import config as runtime_config
-
-    return {*runtime_config.get_config_env(), *runtime_config.CONFIG.get()}
-
-
-def parse_settings(
-    raw: Mapping[str, Optional[str]], project: str, stack: str, present_keys: Iterable[str] = ()
-) -> Settings:
-    """Validate raw config strings; raise one ConfigError listing every problem found."""
-    problems: list[str] = []
-    known = [*DEFAULTS, *UNTYPED_KEYS]
-    for full_key in sorted(present_keys):
-        namespace, _, key = full_key.partition(":")
-        if namespace == project and key not in known:
-            problems.append(
-                f"{full_key} is not a kaito-aks setting{_closest_hint(key, known)} "
-                f"(settings: {', '.join(known)}); remove it with `pulumi config rm {full_key}`"
-            )
-
-    def value(key: str) -> str:
-        found = raw.get(key)
-        return DEFAULTS.get(key, "") if found is None else found.strip()
-
-    location = (raw.get(LOCATION_KEY) or "").strip()
-    if not location:
-        problems.append(
-            f"{LOCATION_KEY} is not set; set the Azure region, e.g. "
-            f"`pulumi config set {LOCATION_KEY} eastus`"
-        )
-
-    install = value("kaitoInstall")
-    if install not in catalog.INSTALL_MODES:
-        raise ConfigError(
-            f"{project}:kaitoInstall '{install}' is not an install mode; use addon (the AKS AI toolchain "
-            f"operator add-on, KAITO {catalog.KAITO_VERSION['addon']}) or upstream (KAITO "
-            f"{catalog.KAITO_VERSION['upstream']} from its Helm charts)"
-        )
-    version = catalog.KAITO_VERSION[install]
-    profiles = profiles_for(install)
-    model_size = value("modelSize")
-    profile = profiles.get(model_size)
-    if profile is None:
-        raise ConfigError(
-            f"{project}:modelSize '{model_size}' is not a model size; use one of {', '.join(profiles)} "
-            f"(e.g. `pulumi config set {project}:modelSize small`)" + _closest_hint(model_size, list(profiles))
-        )
-
-    node_count = _parse_int(f"{project}:nodeCount", value("nodeCount"), minimum=1, problems=problems)
-    system_node_count = _parse_int(
-        f"{project}:systemNodeCount", value("systemNodeCount"), minimum=1, problems=problems, maximum=100
-    )
-
-    model = value("model") or profile.model
-    is_preset = catalog.is_gpu_model(model, install)
-    if not is_preset and model not in catalog.TEMPLATE_MODELS:
-        raise ConfigError(_unknown_model_message(project, model, install))
-    if is_preset and model_size == "cpu":
-        problems.append(
-            f"{project}:model '{model}' is a GPU preset but {project}:modelSize is 'cpu'; "
-            f"set {project}:modelSize to small, medium or large, or use a CPU model: "
-            f"{', '.join(sorted(catalog.TEMPLATE_MODELS))}"
-        )
-    if not is_preset and model_size != "cpu":
-        problems.append(
-            f"{project}:model '{model}' runs on CPU but {project}:modelSize is '{model_size}'; "
-            f"set {project}:modelSize to cpu, or pick a GPU preset such as {profiles[model_size].model}"
-        )
-
-    explicit_instance_type = value("instanceType")
-    upstream = catalog.upstream_model(model) if install == catalog.UPSTREAM and is_preset else None
-    if upstream is not None and upstream.weights_gib is None and not explicit_instance_type:
-        problems.append(
-            f"{project}:model '{model}' is not in kaito-aks's list of KAITO {version} models, so its size is "
-            f"unknown here; KAITO serves it best-effort. Set {project}:instanceType to a GPU size with room "
-            f"for its weights (e.g. Standard_NC24ads_A100_v4), or use a listed model: "
-            f"{', '.join(sorted(catalog.UPSTREAM_MODELS))}"
-        )
-    instance_type = explicit_instance_type or _default_instance_type(profile, model, node_count or 1, install)
-    vm_size = _check_instance_type(project, model, instance_type, node_count or 1, install, problems)
-
-    hf_token_value = raw.get("hfToken") or ""
-    hf_token = SecretStr(hf_token_value.strip()) if hf_token_value.strip() else None
-    if is_preset and hf_token is None and catalog.needs_model_access_secret(model, install, token_set=False):
-        reason = "downloads its weights from Hugging Face at run time" if install == catalog.ADDON else (
-            "is gated on Hugging Face")
-        problems.append(
-            f"{project}:hfToken is not set, and {model} {reason}; accept the model's licence on "
-            f"huggingface.co, create a read token and run "
-            f"`pulumi config set --secret {project}:hfToken <token>` (or choose a model that needs none, "
-            f"e.g. {'phi-4' if install == catalog.ADDON else 'openai/gpt-oss-20b'})"
-        )
-
-    namespace = value("namespace")
-    _check_dns_label(f"{project}:namespace", namespace, "kaito", problems)
-    if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
-        problems.append(
-            f"{project}:namespace '{namespace}' belongs to the cluster itself and the stack creates (and "
-            f"on destroy deletes) its namespace; use a namespace of its own, e.g. 'kaito'"
-        )
-    workspace_name = value("workspaceName") or _workspace_name_for(model)
-    _check_dns_label(f"{project}:workspaceName", workspace_name, _workspace_name_for(model), problems)
-
-    kubernetes_version = value("kubernetesVersion") or None
-    if kubernetes_version and not KUBERNETES_VERSION.match(kubernetes_version):
-        problems.append(
-            f"{project}:kubernetesVersion '{kubernetes_version}' is not a version AKS accepts; use "
-            f"<major>.<minor> or <major>.<minor>.<patch> (e.g. 1.33), or leave it unset for the AKS default "
-            f"(`az aks get-versions -l <region>` lists them)"
-        )
-
-    system_node_vm_size = value("systemNodeVmSize")
-    if not AZURE_VM_SIZE.match(system_node_vm_size):
-        problems.append(
-            f"{project}:systemNodeVmSize '{system_node_vm_size}' is not an Azure VM size name; "
-            f"use e.g. Standard_D4s_v5"
-        )
-    elif system_node_vm_size in catalog.VM_SIZES and catalog.VM_SIZES[system_node_vm_size].has_gpu:
-        problems.append(
-            f"{project}:systemNodeVmSize '{system_node_vm_size}' is a GPU size; the system pool only runs "
-            f"cluster services and the demo app — use e.g. Standard_D4s_v5 (KAITO adds GPU nodes itself)"
-        )
-
-    tags = _parse_tags(project, raw.get("tags"), problems)
-
-    demo_app = _parse_bool(f"{project}:demoApp", value("demoApp"), problems)
-    restrict_model_access = _parse_bool(f"{project}:restrictModelAccess", value("restrictModelAccess"), problems)
-    exposure = value("exposure")
-    if exposure not in EXPOSURES:
-        problems.append(
-            f"{project}:exposure '{exposure}' is not an exposure; use private (reach the app with kubectl "
-            f"port-forward) or public (a load balancer limited to {project}:allowedSourceRanges)"
-        )
-    allowed_source_ranges = _parse_source_ranges(project, value("allowedSourceRanges"), exposure == "public", problems)
-    preflight = _parse_bool(f"{project}:preflight", value("preflight"), problems)
-    paused = _parse_bool(f"{project}:paused", value("paused"), problems)
-    environment = value("environment") or stack
-    owner = value("owner") or None
-    expires_on = _parse_date(f"{project}:expiresOn", value("expiresOn"), problems)
-    auto_teardown = value("autoTeardown")
-    if auto_teardown not in AUTO_TEARDOWN:
-        problems.append(
-            f"{project}:autoTeardown '{auto_teardown}' is not a teardown policy; use none, pause (the nightly "
-            f"workflow parks the stack: no GPU) or destroy (it deletes the stack's resources)"
-        )
-    budget = _parse_int(f"{project}:budgetMonthlyUsd", value("budgetMonthlyUsd"), minimum=0, problems=problems)
-    budget_emails = _parse_emails(f"{project}:budgetContactEmails", value("budgetContactEmails"), problems)
-    if budget and not budget_emails:
-        problems.append(
-            f"{project}:budgetMonthlyUsd is {budget} but {project}:budgetContactEmails is empty; a budget alerts "
-            f"someone: `pulumi config set --path '{project}:budgetContactEmails[0]' platform@example.com`"
-        )
-    budget_start = _parse_date(f"{project}:budgetStartDate", value("budgetStartDate"), problems)
-    if budget_start and not budget_start.endswith("-01"):
-        problems.append(
-            f"{project}:budgetStartDate '{budget_start}' must be the first day of a month (Azure budgets start "
-            f"on one), e.g. {budget_start[:8]}01"
-        )
-    preflight_regions = _parse_regions(f"{project}:preflightRegions", value("preflightRegions"), problems)
-
+def parse_settings(raw: Mapping[str, str | None], stack: str, present_keys: Iterable[str] = ()) -> Settings:
+    """Validate the config text of every declared key (full keys); raise one ConfigError listing every problem."""
+    problems = [*_misplaced_key_problems(present_keys)]
+    values: dict[str, Any] = {}
+    invalid: set[str] = set()
+    for name, declared in declarations():
+        text = raw.get(declared.full_key)
+        text = None if text is None else text.strip()
+        if not text:
+            if declared.required:
+                problems.append(
+                    f"{declared.full_key} is not set; {declared.description.rstrip('.')}: "
+                    f"`pulumi config set {declared.full_key} eastus`"
+                )
+                invalid.add(name)
+            continue
+        try:
+            values[name] = declared.kind.parse(text, declared.full_key)
+        except Invalid as error:
+            shown = "[secret]" if declared.kind.secret else text
+            problems.append(f"{declared.full_key} '{shown}' {error.reason}; {error.fix}")
+            invalid.add(name)
+    config = StackConfig(**{name: value for name, value in values.items()})
+    resolved = _resolve(config, invalid, stack, problems)
     if problems:
         raise ConfigError("invalid stack configuration:\n  - " + "\n  - ".join(problems))
+    assert resolved is not None
+    return resolved
 
-    assert vm_size is not None and node_count is not None and system_node_count is not None
+
+def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[str]) -> Settings | None:
+    """The rules that tie settings together, on the keys that read cleanly."""
+    key = f"{PROJECT}:"
+    _exposure_rules(config, invalid, problems)
+    _budget_rules(config, invalid, problems)
+    if {"kaito_install", "model_size"} & invalid:
+        return None
+    mode = INSTALL_MODES[config.kaito_install]
+    profile = mode.profiles[config.model_size]
+    model = config.model or profile.model
+    if not mode.is_known_model(model):
+        problems.append(_unknown_model_message(mode, model))
+        return None
+    is_preset = mode.is_gpu_model(model)
+    if is_preset and profile.cpu_only:
+        problems.append(
+            f"{key}model '{model}' is a GPU model but {key}modelSize is '{config.model_size}' (no GPU); set "
+            f"{key}modelSize to small, medium or large, or use a CPU model: {profile.model}"
+        )
+        return None
+    if not is_preset and not profile.cpu_only:
+        problems.append(
+            f"{key}model '{model}' runs on CPU but {key}modelSize is '{config.model_size}'; set "
+            f"{key}modelSize to cpu, or pick a GPU model such as {profile.model}"
+        )
+        return None
+    if mode.model_size_unknown(model) and config.instance_type is None:
+        problems.append(
+            f"{key}model '{model}' is not in kaito-aks's list of KAITO {mode.kaito_version} models, so its size is "
+            f"unknown here; KAITO serves it best-effort. Set {key}instanceType to a GPU size with room for its "
+            f"weights (e.g. Standard_NC24ads_A100_v4), or use a listed model: {', '.join(mode.gpu_models())}"
+        )
+        return None
+    if is_preset and config.hf_token is None and mode.needs_model_access_secret(model, token_set=False):
+        problems.append(
+            f"{key}hfToken is not set, and {model} {mode.token_reason(model)}; accept the model's licence on "
+            f"huggingface.co, create a read token and run `pulumi config set --secret {key}hfToken <token>` (or "
+            f"choose a model that needs none, e.g. {mode.model_without_token})"
+        )
+    if "node_count" in invalid or "instance_type" in invalid or "location" in invalid:
+        return None
+
+    notices: list[str] = []
+    region = config.location
+    nodes = config.node_count
+    fitting_in_profile = [
+        name for name in profile.instance_types if not mode.shortfalls(model, VM_SIZES[name], nodes)
+    ]
+    if config.instance_type is not None:
+        instance_type = config.instance_type
+    elif fitting_in_profile:
+        instance_type = fitting_in_profile[0]
+    else:
+        fitting = mode.sizes_that_fit(model, nodes, region)
+        instance_type = fitting[0].name if fitting else profile.instance_types[0]
+    vm_size = _check_instance_type(mode, model, instance_type, nodes, region, problems)
+    if vm_size is None:
+        return None
+    if config.instance_type is None and instance_type != profile.instance_types[0]:
+        notices.append(_size_change_notice(mode, model, profile, config.model_size, instance_type, nodes, region))
+    candidates = (
+        (instance_type,) if config.instance_type is not None
+        else tuple(fitting_in_profile) if instance_type in fitting_in_profile
+        else (instance_type, *fitting_in_profile)
+    )
+    workspace_name = config.workspace_name or workspace_name_for(model)
     standard_tags = {
-        "project": project,
+        "project": PROJECT,
         "stack": stack,
-        "modelSize": model_size,
+        "environment": config.environment or stack,
+        "modelSize": config.model_size,
         "managed-by": "pulumi",
     }
-    standard_tags["environment"] = environment
-    if owner:
-        standard_tags["owner"] = owner
-    if expires_on:
-        standard_tags["expiry"] = expires_on
-    merged_tags = dict(sorted({**tags, **standard_tags}.items()))
+    if config.owner:
+        standard_tags["owner"] = config.owner
+    if config.expires_on:
+        standard_tags["expiry"] = config.expires_on
     return Settings(
-        project=project,
+        config=config,
         stack=stack,
-        location=location,
-        model_size=model_size,
+        mode=mode,
         profile=profile,
         model=model,
         is_preset=is_preset,
         instance_type=instance_type,
         vm_size=vm_size,
-        instance_type_explicit=bool(explicit_instance_type),
-        candidate_instance_types=(
-            (instance_type,) if explicit_instance_type
-            else _candidates(profile, model, node_count, instance_type, install)
-        ),
-        node_count=node_count,
-        namespace=namespace,
+        instance_type_explicit=config.instance_type is not None,
+        candidate_instance_types=candidates,
         workspace_name=workspace_name,
-        kubernetes_version=kubernetes_version,
-        system_node_vm_size=system_node_vm_size,
-        system_node_count=system_node_count,
-        hf_token=hf_token,
-        demo_app=bool(demo_app),
-        public=exposure == "public",
-        allowed_source_ranges=allowed_source_ranges,
-        restrict_model_access=bool(restrict_model_access),
-        preflight=bool(preflight),
-        preflight_regions=preflight_regions,
-        paused=bool(paused),
-        environment=environment,
-        owner=owner,
-        expires_on=expires_on,
-        auto_teardown=auto_teardown,
-        budget_monthly_usd=budget or 0,
-        budget_contact_emails=budget_emails,
-        budget_start_date=budget_start,
-        subscription_id=(raw.get(SUBSCRIPTION_KEY) or "").strip() or None,
-        kaito_install=install,
-        tags=merged_tags,
+        tags=dict(sorted({**config.tags, **standard_tags}.items())),
+        notices=tuple(notices),
+        placeholders=tuple(_placeholders(config)),
     )
 
 
-def _parse_int(
-    key: str, text: str, minimum: int, problems: list[str], maximum: Optional[int] = None
-) -> Optional[int]:
-    try:
-        number = int(text)
-    except ValueError:
-        problems.append(f"{key} '{text}' is not a whole number; use e.g. {minimum}")
-        return None
-    if number < minimum or (maximum is not None and number > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
-        problems.append(f"{key} '{number}' must be at least {minimum}{upper}; use e.g. {minimum}")
-        return None
-    return number
+def _exposure_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:
+    if {"exposure", "allowed_source_ranges"} & invalid:
+        return
+    if config.exposure == "public" and not config.allowed_source_ranges:
+        problems.append(
+            f"{PROJECT}:exposure is public but {PROJECT}:allowedSourceRanges is empty; a public demo app must be "
+            f"limited to known networks: `pulumi config set --path '{PROJECT}:allowedSourceRanges[0]' "
+            f"203.0.113.7/32` (your address: `curl -s ifconfig.me`)"
+        )
 
 
-def _parse_bool(key: str, text: str, problems: list[str]) -> Optional[bool]:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    problems.append(f"{key} '{text}' is not true or false; use e.g. `pulumi config set {key} false`")
-    return None
+def _budget_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:
+    if {"budget_monthly_usd", "budget_contact_emails"} & invalid:
+        return
+    if config.budget_monthly_usd and not config.budget_contact_emails:
+        problems.append(
+            f"{PROJECT}:budgetMonthlyUsd is {config.budget_monthly_usd} but {PROJECT}:budgetContactEmails is empty; "
+            f"a budget alerts someone: `pulumi config set --path '{PROJECT}:budgetContactEmails[0]' "
+            f"platform@contoso.com`"
+        )
 
 
-def _parse_source_ranges(project: str, text: str, public: bool, problems: list[str]) -> tuple[str, ...]:
-    key = f"{project}:allowedSourceRanges"
-    example = f"`pulumi config set --path '{key}[0]' 203.0.113.7/32` (your address: `curl -s ifconfig.me`)"
-    try:
-        ranges = json.loads(text) if text else []
-    except json.JSONDecodeError:
-        ranges = None
-    if not isinstance(ranges, list) or not all(isinstance(item, str) for item in ranges):
-        problems.append(f"{key} '{text}' is not a list of CIDRs; set it with {example}")
-        return ()
-    clean = []
-    for item in ranges:
-        try:
-            clean.append(str(ipaddress.ip_network(item.strip(), strict=True)))
-        except ValueError as error:
-            problems.append(f"{key} entry '{item}' is not a CIDR ({error}); use e.g. 203.0.113.0/24 or 203.0.113.7/32")
-            continue
-        if clean[-1] in OPEN_TO_EVERYONE:
-            problems.append(
-                f"{key} entry '{item}' opens the demo app to the whole internet; list the networks that "
-                f"need it, e.g. 203.0.113.0/24"
+def _unknown_model_message(mode: InstallMode, model: str) -> str:
+    key = f"{PROJECT}:model"
+    other = mode_serving(model, besides=mode)
+    if other is not None:
+        if other.installs_kaito:
+            return (
+                f"{key} '{model}' is served by {other.title} (KAITO {other.kaito_version}), not by {mode.title} "
+                f"(KAITO {mode.kaito_version}); set `pulumi config set {PROJECT}:kaitoInstall {other.name}`, or "
+                f"pick one of {', '.join(mode.gpu_models())}"
             )
-    if public and not ranges:
-        problems.append(
-            f"{project}:exposure is public but {key} is empty; a public demo app must be limited to known "
-            f"networks: {example}"
-        )
-    return tuple(clean)
-
-
-def _parse_date(key: str, text: str, problems: list[str]) -> Optional[str]:
-    if not text:
-        return None
-    try:
-        return datetime.date.fromisoformat(text).isoformat()
-    except ValueError:
-        problems.append(f"{key} '{text}' is not a date; use YYYY-MM-DD, e.g. 2027-01-31")
-        return None
-
-
-def _parse_emails(key: str, text: str, problems: list[str]) -> tuple[str, ...]:
-    try:
-        emails = json.loads(text) if text else []
-    except json.JSONDecodeError:
-        emails = None
-    if not isinstance(emails, list) or not all(isinstance(e, str) and EMAIL.match(e) for e in emails):
-        problems.append(
-            f"{key} '{text}' is not a list of e-mail addresses; set it with "
-            f"`pulumi config set --path '{key}[0]' platform@example.com`"
-        )
-        return ()
-    return tuple(emails)
-
-
-def _parse_regions(key: str, text: str, problems: list[str]) -> tuple[str, ...]:
-    try:
-        regions = json.loads(text) if text else []
-    except json.JSONDecodeError:
-        regions = None
-    if not isinstance(regions, list) or not all(isinstance(r, str) and re.fullmatch(r"[a-z0-9]+", r) for r in regions):
-        problems.append(
-            f"{key} '{text}' is not a list of Azure region names; set it with "
-            f"`pulumi config set --path '{key}[0]' westeurope` (names as `az account list-locations -o table` shows)"
-        )
-        return ()
-    return tuple(regions)
-
-
-def _unknown_model_message(project: str, model: str, install: str) -> str:
-    key = f"{project}:model"
-    if install == catalog.ADDON and catalog.is_gpu_model(model, catalog.UPSTREAM):
         return (
-            f"{key} '{model}' is served by upstream KAITO {catalog.KAITO_VERSION['upstream']}, not by the AKS "
-            f"add-on's KAITO {catalog.KAITO_VERSION['addon']}; set `pulumi config set {project}:kaitoInstall "
-            f"upstream`, or pick a {catalog.KAITO_VERSION['addon']} preset: {', '.join(sorted(catalog.PRESETS))}"
+            f"{key} '{model}' is a name of {other.title} (KAITO {other.kaito_version}); {mode.title} (KAITO "
+            f"{mode.kaito_version}) takes Hugging Face repo ids, e.g. {', '.join(mode.gpu_models()[:6])}"
+            + closest_hint(model, mode.gpu_models())
         )
-    if install == catalog.UPSTREAM and model in catalog.PRESETS:
-        return (
-            f"{key} '{model}' is an add-on preset name; upstream KAITO {catalog.KAITO_VERSION['upstream']} takes "
-            f"Hugging Face repo ids, e.g. {', '.join(sorted(catalog.UPSTREAM_MODELS)[:6])}"
-            + _closest_hint(model, list(catalog.UPSTREAM_MODELS))
-        )
-    known = sorted(catalog.PRESETS) if install == catalog.ADDON else sorted(catalog.UPSTREAM_MODELS)
-    what = f"a KAITO {catalog.KAITO_VERSION[install]} preset" if install == catalog.ADDON else "a Hugging Face repo id"
-    return (
-        f"{key} '{model}' is not {what} nor a CPU model kaito-aks serves; use one of {', '.join(known)} (GPU) "
-        f"or {', '.join(sorted(catalog.TEMPLATE_MODELS))} (CPU)"
-        + _closest_hint(model, [*known, *catalog.TEMPLATE_MODELS])
-    )
-
-
-def _profile_sizes_that_fit(profile: Profile, model: str, node_count: int, install: str) -> tuple[str, ...]:
-    return tuple(
-        name for name in profile.instance_types
-        if name in catalog.VM_SIZES and not catalog.model_shortfalls(model, catalog.VM_SIZES[name], node_count, install)
-    )
-
-
-def _candidates(profile: Profile, model: str, node_count: int, default: str, install: str) -> tuple[str, ...]:
-    """The profile's sizes that fit the model, in its order; the default leads when none of them fit."""
-    fitting = _profile_sizes_that_fit(profile, model, node_count, install)
-    return fitting if default in fitting else (default, *fitting)
-
-
-def _default_instance_type(profile: Profile, model: str, node_count: int, install: str) -> str:
-    """The profile's first size that fits the model; else the cheapest catalog size that does."""
-    fitting_profile = _profile_sizes_that_fit(profile, model, node_count, install)
-    if fitting_profile:
-        return fitting_profile[0]
-    fitting = catalog.sizes_that_fit(model, node_count, install)
-    return fitting[0].name if fitting else profile.instance_types[0]
+    return mode.unknown_model_message(key, model)
 
 
 def _check_instance_type(
-    project: str, model: str, instance_type: str, node_count: int, install: str, problems: list[str]
-) -> Optional[catalog.VmSize]:
-    key = f"{project}:instanceType"
-    fitting = catalog.sizes_that_fit(model, node_count, install)
-    suggestion = (
-        f"sizes that fit {model} on {node_count} node(s), cheapest first: "
-        + ", ".join(f"{s.name} ({_price(s)})" for s in fitting[:6])
-        if fitting
-        else f"no catalog size fits {model} on {node_count} node(s); raise {project}:nodeCount"
-    )
-    if instance_type in catalog.EXCLUDED_SIZES:
+    mode: InstallMode, model: str, instance_type: str, nodes: int, region: str, problems: list[str]
+) -> VmSize | None:
+    key = f"{PROJECT}:instanceType"
+    suggestion = fitting_sizes_hint(mode, model, nodes, region)
+    if instance_type in EXCLUDED_SIZES:
+        problems.append(f"{key} '{instance_type}' cannot be used: {EXCLUDED_SIZES[instance_type]}; {suggestion}")
+        return None
+    size = VM_SIZES.get(instance_type)
+    if size is None:
         problems.append(
-            f"{key} '{instance_type}' cannot be used: {catalog.EXCLUDED_SIZES[instance_type]}; {suggestion}"
+            f"{key} '{instance_type}' is not a VM size kaito-aks knows (stacks/data/vm-sizes.csv)"
+            f"{closest_hint(instance_type, list(VM_SIZES))}; {suggestion}"
         )
         return None
-    size = catalog.VM_SIZES.get(instance_type)
-    if size is None:
-        problems.append(f"{key} '{instance_type}' is not a VM size kaito-aks knows; {suggestion}")
-        return None
-    shortfalls = catalog.model_shortfalls(model, size, node_count, install)
+    shortfalls = mode.shortfalls(model, size, nodes)
     if shortfalls:
         problems.append(
-            f"{key} '{instance_type}' cannot serve {model} (KAITO would reject it: "
-            f"{'; '.join(shortfalls)}); {suggestion}"
+            f"{key} '{instance_type}' cannot serve {model} ({'; '.join(shortfalls)}); {suggestion}"
         )
         return None
     return size
 
 
-def _price(size: catalog.VmSize) -> str:
-    if size.price_usd_per_hour is None:
+def fitting_sizes_hint(mode: InstallMode, model: str, nodes: int, region: str) -> str:
+    fitting = mode.sizes_that_fit(model, nodes, region)
+    if not fitting:
+        return f"no size kaito-aks knows fits {model} on {nodes} node(s); raise {PROJECT}:nodeCount"
+    return f"sizes that fit {model} on {nodes} node(s), cheapest first in {region}: " + ", ".join(
+        f"{size.name} ({_price_text(size.name, region)})" for size in fitting[:6]
+    )
+
+
+def _size_change_notice(
+    mode: InstallMode, model: str, profile: Profile, model_size: str, chosen: str, nodes: int, region: str
+) -> str:
+    first = profile.instance_types[0]
+    why = "; ".join(mode.shortfalls(model, VM_SIZES[first], nodes))
+    before, after = prices.usd_per_hour(first, region), prices.usd_per_hour(chosen, region)
+    difference = (
+        f"{'+' if after >= before else '-'}${abs(after - before) * nodes:.3f}/h for {nodes} node(s)"
+        if before is not None and after is not None else "price difference unknown"
+    )
+    return (
+        f"{PROJECT}:model '{model}' does not fit the {model_size} profile's {first} ({why}): the model runs on "
+        f"{chosen} instead ({difference}). Set {PROJECT}:instanceType to choose the size yourself."
+    )
+
+
+def _price_text(sku: str, region: str) -> str:
+    price = prices.price_of(sku, region)
+    if price is None:
         return "price unknown"
-    return f"${size.price_usd_per_hour:g}/h"
+    where = "" if price.region == region else f", {price.region} price"
+    return f"${price.usd_per_hour:g}/h{where}"
 
 
-def _workspace_name_for(model: str) -> str:
-    # Preset names may hold dots (phi-3.5-mini-instruct); a Workspace name must be a DNS-1123 label.
+def _placeholders(config: StackConfig) -> list[str]:
+    found = []
+    for entry in config.allowed_source_ranges:
+        network = ipaddress.ip_network(entry)
+        if any(network.version == doc.version and network.subnet_of(doc) for doc in DOCUMENTATION_NETWORKS):  # type: ignore[arg-type]
+            found.append(
+                f"{PROJECT}:allowedSourceRanges entry {entry} is a documentation range (RFC 5737), not a real "
+                f"network: `pulumi config set --path '{PROJECT}:allowedSourceRanges[0]' \"$(curl -s ifconfig.me)/32\"`"
+            )
+    for index, address in enumerate(config.budget_contact_emails):
+        if address.rsplit("@", 1)[-1].lower() in EXAMPLE_DOMAINS:
+            found.append(
+                f"{PROJECT}:budgetContactEmails entry {address} is an example address (RFC 2606) nobody reads: "
+                f"`pulumi config set --path '{PROJECT}:budgetContactEmails[{index}]' <your team's address>`"
+            )
+    return found
+
+
+def _misplaced_key_problems(present_keys: Iterable[str]) -> list[str]:
+    """Keys nothing reads: misspelt settings, and settings under the wrong namespace."""
+    ours = project_keys()
+    declared_elsewhere = {d.key: d for _, d in declarations() if d.namespace != PROJECT}
+    problems = []
+    for full_key in sorted(set(present_keys)):
+        namespace, _, key = full_key.partition(":")
+        if namespace == PROJECT:
+            if key in ours:
+                continue
+            if key in declared_elsewhere:
+                right = declared_elsewhere[key].full_key
+                problems.append(
+                    f"{full_key} is not read: the setting is {right}; run `pulumi config rm {full_key}` and "
+                    f"`pulumi config set {right} <value>`"
+                )
+                continue
+            problems.append(
+                f"{full_key} is not a kaito-aks setting{closest_hint(key, ours)} (settings: {', '.join(ours)}); "
+                f"remove it with `pulumi config rm {full_key}`"
+            )
+        elif namespace not in PROVIDER_NAMESPACES and _looks_like(namespace, PROJECT):
+            right = f"{PROJECT}:{key}"
+            problems.append(
+                f"{full_key} is not read: kaito-aks settings live under '{PROJECT}:'; run `pulumi config rm "
+                f"{full_key}` and `pulumi config set {right} <value>`"
+            )
+        elif namespace != AZURE and key in declared_elsewhere and _looks_like(namespace, AZURE):
+            right = declared_elsewhere[key].full_key
+            problems.append(
+                f"{full_key} is not read: this program uses the azure-native provider, so the key is {right}; "
+                f"run `pulumi config rm {full_key}` and `pulumi config set {right} <value>`"
+            )
+        elif namespace in PROVIDER_NAMESPACES and key in ours:
+            problems.append(
+                f"{full_key} is not read: the setting is {PROJECT}:{key}; run `pulumi config rm {full_key}` and "
+                f"`pulumi config set {PROJECT}:{key} <value>`"
+            )
+    return problems
+
+
+def _looks_like(namespace: str, wanted: str) -> bool:
+    def fold(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+
+    return fold(namespace) == fold(wanted) or fold(wanted).startswith(fold(namespace)) and len(fold(namespace)) >= 4
+
+
+def workspace_name_for(model: str) -> str:
+    """ws-<model> as a DNS-1123 label (preset names hold dots, Hugging Face ids a slash)."""
     return ("ws-" + re.sub(r"[^a-z0-9-]", "-", model.lower()))[:63].rstrip("-")
-
-
-def _check_dns_label(key: str, text: str, alternative: str, problems: list[str]) -> None:
-    if len(text) > 63 or not DNS1123_LABEL.match(text):
-        problems.append(
-            f"{key} '{text}' is not a DNS-1123 label (lower-case letters, digits and '-', starting and "
-            f"ending with a letter or digit, at most 63 characters); use e.g. '{alternative}'"
-        )
-
-
-def _parse_tags(project: str, text: Optional[str], problems: list[str]) -> dict[str, str]:
-    key = f"{project}:tags"
-    example = f"`pulumi config set --path '{project}:tags.owner' platform-team`"
-    if not text:
-        return {}
-    try:
-        tags = json.loads(text)
-    except json.JSONDecodeError:
-        problems.append(f"{key} '{text}' is not a map of names to values; set tags with {example}")
-        return {}
-    if not isinstance(tags, dict):
-        problems.append(f"{key} {json.dumps(tags)} is not a map of names to values; set tags with {example}")
-        return {}
-    clean: dict[str, str] = {}
-    for name, tag_value in tags.items():
-        if isinstance(tag_value, (dict, list)) or tag_value is None:
-            problems.append(
-                f"{key}.{name} {json.dumps(tag_value)} is not a plain value; Azure tags are strings, e.g. {example}"
-            )
-            continue
-        if not name or len(name) > 512 or TAG_NAME_FORBIDDEN & set(name):
-            problems.append(
-                f"{key} name '{name}' is not a valid Azure tag name (1-512 characters, none of < > % & \\ ? /); "
-                f"use e.g. 'cost-center'"
-            )
-            continue
-        text_value = str(tag_value).lower() if isinstance(tag_value, bool) else str(tag_value)
-        if len(text_value) > 256:
-            problems.append(f"{key}.{name} is {len(text_value)} characters; Azure allows at most 256")
-            continue
-        clean[name] = text_value
-    return clean
-
-
-def _closest_hint(text: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(text, names, n=1)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
-def _azure_safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9-]", "-", text).strip("-").lower()

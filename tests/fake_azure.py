@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Optional
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 
@@ -54,6 +53,6 @@ class FakeAzure:
         return self._answer("pools", (resource_group, cluster), self.pools)
 
 
-def pool(name: str, vm_size: str, count: int, mode: Optional[str] = "User") -> dict:
+def pool(name: str, vm_size: str, count: int, mode: str | None = "User") -> dict:
     """An agent pool as the AKS AgentPools API's as_dict() returns it."""
     return {"name": name, "properties": {"vmSize": vm_size, "count": count, "mode": mode}}

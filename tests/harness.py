@@ -1,10 +1,62 @@
-"""The tests drive the program through the same offline runner the plan command uses."""
+"""The tests drive the program through the same offline runner the plan command uses, and build
+stack configs the way a user would write them."""
 
-from stacks.offline import (  # noqa: F401 - re-exported for the tests
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scripts.offline import (  # noqa: F401 - re-exported for the tests
     PUBLIC_IP,
     ProgramRun,
     Registered,
     run_failing_program,
     run_program,
+    run_program_afresh,
     stack_config,
 )
+from scripts.stack_files import stack_names  # noqa: F401 - re-exported for the tests
+from stacks.install_modes import INSTALL_MODES
+from stacks.settings import Settings, parse_settings
+
+HF_TOKEN = "hf_test_token_do_not_leak_0123456789"
+MODEL_SIZES = ("cpu", "small", "medium", "large")
+WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+
+
+def size_config(model_size: str, kaito_install: str = "addon", **overrides: Any) -> dict[str, Any]:
+    """Minimal config for a stack of `model_size`, plus a token where the profile's model needs one."""
+    config: dict[str, Any] = {"azure-native:location": "eastus", "kaito-aks:modelSize": model_size}
+    if kaito_install != "addon":
+        config["kaito-aks:kaitoInstall"] = kaito_install
+    mode = INSTALL_MODES[kaito_install]
+    profile = mode.profiles.get(model_size)
+    gpu_model = profile is not None and mode.is_gpu_model(profile.model)
+    if gpu_model and mode.needs_model_access_secret(profile.model, False):
+        config["kaito-aks:hfToken"] = HF_TOKEN
+    config.update({f"kaito-aks:{key}": value for key, value in overrides.items()})
+    return config
+
+
+def secret_keys_of(config: dict[str, Any]) -> tuple[str, ...]:
+    return ("kaito-aks:hfToken",) if "kaito-aks:hfToken" in config else ()
+
+
+def program(config: dict[str, Any], **options: Any) -> ProgramRun:
+    """The program run for a config (cached: each config is evaluated once per test session)."""
+    return run_program(config, secret_keys=secret_keys_of(config), **options)
+
+
+def size_program(model_size: str, kaito_install: str = "addon", **overrides: Any) -> ProgramRun:
+    return program(size_config(model_size, kaito_install, **overrides))
+
+
+def settings_of(config: dict[str, Any], stack: str = "test") -> Settings:
+    """The program's settings for a config, through the same parser a program run uses."""
+    texts = {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    return parse_settings(texts, stack, present_keys=texts)
+
+
+def workspace_object(run: ProgramRun) -> dict:
+    return {key: value for key, value in run.one(WORKSPACE).inputs.items() if key != "__defaults"}

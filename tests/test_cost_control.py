@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import datetime
 
 import pulumi
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from components.gpu_pools import GpuPoolCleanup, cleanup_hook, delete_workspace_pools
+from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook, delete_workspace_pools
+from stacks import prices
 from stacks.settings import ConfigError
-from tests.harness import run_failing_program, run_program
-from tests.programs import size_config
+from tests.harness import run_failing_program, size_config, size_program
 
 WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -19,29 +19,31 @@ BUDGET = "azure-native:consumption:Budget"
 
 
 def test_paused_removes_the_workspace_and_keeps_the_cluster():
-    running = run_program(size_config("small"))
-    paused = run_program(size_config("small", paused=True))
+    running = size_program("small")
+    paused = size_program("small", paused=True)
     assert paused.of_type(WORKSPACE) == []
     assert paused.of_type("kubernetes:batch/v1:Job") == []
     assert paused.one(CLUSTER).inputs == running.one(CLUSTER).inputs
-    assert paused.one("azure-native:resources:ResourceGroup").inputs == running.one("azure-native:resources:ResourceGroup").inputs
+    group = "azure-native:resources:ResourceGroup"
+    assert paused.one(group).inputs == running.one(group).inputs
     assert len(paused.of_type("kubernetes:core/v1:Namespace")) == 1
     assert paused.outputs["paused"] is True
-    assert paused.outputs["estimatedHourlyCostUsd"] == pytest.approx(0.192)  # the system node only
+    # The system node only.
+    assert paused.outputs["estimatedHourlyCostUsd"] == pytest.approx(prices.usd_per_hour("Standard_D4s_v5", "eastus"))
 
 
 def test_paused_scales_the_demo_app_to_zero_without_waiting_on_a_workspace():
-    paused = run_program(size_config("small", paused=True))
+    paused = size_program("small", paused=True)
     deployment = paused.one("kubernetes:apps/v1:Deployment")
     assert deployment.inputs["spec"]["replicas"] == 0
     assert "demoAppPortForward" in paused.outputs
     # Resuming is one config change: the same Workspace comes back.
-    resumed = run_program(size_config("small", paused=False))
+    resumed = size_program("small", paused=False)
     assert resumed.one(WORKSPACE).inputs["metadata"]["name"] == paused.outputs["workspaceName"]
 
 
 def test_the_workspace_carries_the_gpu_pool_clean_up_hook():
-    workspace = run_program(size_config("large"), secret_keys=("kaito-aks:hfToken",)).one(WORKSPACE)
+    workspace = size_program("large").one(WORKSPACE)
     assert workspace.after_delete_hooks == ["model-delete-kaito-gpu-pools"]
 
 
@@ -97,8 +99,14 @@ def test_a_cluster_that_is_already_gone_needs_no_clean_up():
 
 def test_the_hook_reads_the_deleted_workspace_from_its_old_inputs():
     client = FakeAgentPools(POOLS)
-    cleanup = GpuPoolCleanup("rg-kaito-aks-dev", "aks-kaito-aks-dev", agent_pools=lambda: client)
-    callback = _hook_callback(cleanup)
+    asked_for: list[str] = []
+
+    def agent_pools(subscription: str) -> FakeAgentPools:
+        asked_for.append(subscription)
+        return client
+
+    target = GpuPoolCleanupTarget("rg-kaito-aks-dev", "aks-kaito-aks-dev", subscription_id="sub-1")
+    callback = _hook_callback(target, agent_pools)
     callback(pulumi.ResourceHookArgs(
         urn="urn:pulumi:dev::kaito-aks::kubernetes:kaito.sh/v1beta1:Workspace::model-workspace",
         id="kaito/ws-phi-4-mini-instruct", name="model-workspace", type=WORKSPACE,
@@ -106,9 +114,10 @@ def test_the_hook_reads_the_deleted_workspace_from_its_old_inputs():
                     "resource": {"instanceType": "Standard_NC24ads_A100_v4", "count": 1}},
     ))
     assert client.deleted == ["ws9a8b7c"]
+    assert asked_for == ["sub-1"]
 
 
-def _hook_callback(cleanup: GpuPoolCleanup):
+def _hook_callback(target: GpuPoolCleanupTarget, agent_pools):
     """The function cleanup_hook registers (a real ResourceHook needs a running engine)."""
     captured = {}
 
@@ -119,23 +128,23 @@ def _hook_callback(cleanup: GpuPoolCleanup):
     original = pulumi.ResourceHook
     pulumi.ResourceHook = Capture  # type: ignore[misc]
     try:
-        cleanup_hook("model-delete-kaito-gpu-pools", cleanup)
+        cleanup_hook("model-delete-kaito-gpu-pools", target, agent_pools)
     finally:
         pulumi.ResourceHook = original  # type: ignore[misc]
     assert captured["name"] == "model-delete-kaito-gpu-pools"
     return captured["func"]
 
 
-def budget_config(**overrides):
-    return size_config("small", budgetMonthlyUsd=3000, budgetContactEmails=["platform@example.com", "fin@example.com"],
-                       **overrides)
+def budget_overrides(**overrides):
+    return {"budgetMonthlyUsd": 3000, "budgetContactEmails": ["platform@contoso.com", "fin@contoso.com"], **overrides}
 
 
 def test_a_budget_alerts_at_50_80_and_100_percent_of_the_resource_group():
-    run = run_program(budget_config(budgetStartDate="2026-11-01"))
+    run = size_program("small", **budget_overrides(budgetStartDate="2026-11-01"))
     budget = run.one(BUDGET)
     group = run.one("azure-native:resources:ResourceGroup")
-    assert budget.inputs["scope"] == "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-kaito-aks-test"
+    assert budget.inputs["scope"] == (
+        "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-kaito-aks-test")
     assert group.urn in budget.dependencies
     assert budget.inputs["amount"] == 3000
     assert (budget.inputs["category"], budget.inputs["timeGrain"]) == ("Cost", "Monthly")
@@ -143,27 +152,30 @@ def test_a_budget_alerts_at_50_80_and_100_percent_of_the_resource_group():
     notifications = budget.inputs["notifications"]
     assert sorted(n["threshold"] for n in notifications.values()) == [50, 80, 100]
     for notification in notifications.values():
-        assert notification["contactEmails"] == ["platform@example.com", "fin@example.com"]
+        assert notification["contactEmails"] == ["platform@contoso.com", "fin@contoso.com"]
         assert (notification["enabled"], notification["thresholdType"]) == (True, "Actual")
     assert budget.ignore_changes == ["timePeriod"]
 
 
 def test_no_budget_unless_asked_for():
-    assert run_program(size_config("small")).of_type(BUDGET) == []
+    assert size_program("small").of_type(BUDGET) == []
 
 
-def test_the_budget_is_stable_across_runs():
-    first, second = run_program(budget_config()), run_program(budget_config())
-    assert json.dumps(first.one(BUDGET).inputs, sort_keys=True) == json.dumps(second.one(BUDGET).inputs, sort_keys=True)
-    start = first.one(BUDGET).inputs["timePeriod"]["startDate"]
-    assert start.endswith("-01T00:00:00Z")
+def test_without_a_start_date_the_budget_starts_this_month_and_ignores_later_months():
+    budget = size_program("small", **budget_overrides()).one(BUDGET)
+    today = datetime.datetime.now(datetime.UTC).date()
+    assert budget.inputs["timePeriod"]["startDate"] == f"{today.replace(day=1).isoformat()}T00:00:00Z"
+    # A preview next month computes another date; ignore_changes keeps it from showing as a change.
+    assert budget.ignore_changes == ["timePeriod"]
 
 
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
         ({"budgetMonthlyUsd": 100}, "kaito-aks:budgetContactEmails is empty"),
-        ({"budgetMonthlyUsd": 100, "budgetContactEmails": ["not-an-address"]}, "kaito-aks:budgetContactEmails"),
+        ({"budgetMonthlyUsd": 100, "budgetContactEmails": ["not-an-address"]},
+         "kaito-aks:budgetContactEmails '[\"not-an-address\"]' has a wrong entry: "
+         "'not-an-address' is not an e-mail address"),
         ({"budgetMonthlyUsd": -5}, "kaito-aks:budgetMonthlyUsd '-5' must be at least 0"),
         ({"budgetStartDate": "2026-11-15"}, "kaito-aks:budgetStartDate '2026-11-15' must be the first day of a month"),
         ({"expiresOn": "next friday"}, "kaito-aks:expiresOn 'next friday' is not a date"),
@@ -179,7 +191,8 @@ def test_bad_cost_control_config_is_refused_before_any_resource(overrides, fragm
 
 
 def test_cost_reporting_tags_environment_owner_and_expiry():
-    run = run_program(size_config("cpu", environment="dev", owner="ml-platform", expiresOn="2027-01-31"))
+    run = size_program("cpu", environment="dev", owner="ml-platform", expiresOn="2027-01-31")
     tags = run.one(CLUSTER).inputs["tags"]
-    assert (tags["environment"], tags["owner"], tags["expiry"], tags["modelSize"]) == ("dev", "ml-platform", "2027-01-31", "cpu")
-    assert "expiry" not in run_program(size_config("cpu")).one(CLUSTER).inputs["tags"]
+    wanted = {"environment": "dev", "owner": "ml-platform", "expiry": "2027-01-31", "modelSize": "cpu"}
+    assert {key: tags[key] for key in wanted} == wanted
+    assert "expiry" not in size_program("cpu").one(CLUSTER).inputs["tags"]

@@ -9,8 +9,7 @@ import pytest
 
 from components.demo_app import source_checksum
 from stacks.settings import ConfigError
-from tests.harness import PUBLIC_IP, ProgramRun, run_failing_program, run_program
-from tests.programs import size_config
+from tests.harness import PUBLIC_IP, ProgramRun, run_failing_program, size_config, size_program
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -31,7 +30,7 @@ def pod_spec(resource) -> dict:
 
 
 def test_demo_app_runs_its_mounted_source_on_a_pinned_python_image():
-    run = run_program(size_config("cpu"))
+    run = size_program("cpu")
     deployment = run.one(DEPLOYMENT)
     (container,) = pod_spec(deployment)["containers"]
     assert container["image"] == "python:3.12.7-slim-bookworm"
@@ -47,7 +46,7 @@ def test_demo_app_runs_its_mounted_source_on_a_pinned_python_image():
 
 
 def test_demo_app_is_hardened_probed_and_sized():
-    deployment = run_program(size_config("cpu")).one(DEPLOYMENT)
+    deployment = size_program("cpu").one(DEPLOYMENT)
     spec = pod_spec(deployment)
     (container,) = spec["containers"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -70,7 +69,7 @@ def test_demo_app_is_hardened_probed_and_sized():
 
 
 def test_pod_template_carries_the_source_checksum_so_code_changes_roll_the_pods():
-    deployment = run_program(size_config("cpu")).one(DEPLOYMENT)
+    deployment = size_program("cpu").one(DEPLOYMENT)
     annotations = deployment.inputs["spec"]["template"]["metadata"]["annotations"]
     source = {name: (DEMO_APP_DIR / name).read_text() for name in ("app.py", "index.html")}
     assert annotations["kaito-aks/source-sha256"] == source_checksum(source)
@@ -79,7 +78,7 @@ def test_pod_template_carries_the_source_checksum_so_code_changes_roll_the_pods(
 
 
 def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
-    run = run_program(size_config("cpu"))
+    run = size_program("cpu")
     service = run.one(SERVICE)
     assert service.inputs["spec"]["type"] == "ClusterIP"
     assert "loadBalancerSourceRanges" not in service.inputs["spec"]
@@ -90,12 +89,12 @@ def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
 
 
 def test_public_exposure_is_a_load_balancer_limited_to_the_allowed_ranges():
-    run = run_program(size_config("cpu", exposure="public", allowedSourceRanges=["203.0.113.7/32", "198.51.100.0/24"]))
+    run = size_program("cpu", exposure="public", allowedSourceRanges=["20.30.40.50/32", "52.160.0.0/24"])
     service = {k: v for k, v in run.one(SERVICE).inputs.items() if k != "__defaults"}
     kubernetes_validate.validate(service, "1.33", strict=True)
     spec = service["spec"]
     assert spec["type"] == "LoadBalancer"
-    assert spec["loadBalancerSourceRanges"] == ["203.0.113.7/32", "198.51.100.0/24"]
+    assert spec["loadBalancerSourceRanges"] == ["20.30.40.50/32", "52.160.0.0/24"]
     assert run.outputs["demoAppUrl"] == f"http://{PUBLIC_IP}"
     assert "demoAppPortForward" not in run.outputs
 
@@ -104,10 +103,13 @@ def test_public_exposure_is_a_load_balancer_limited_to_the_allowed_ranges():
     ("overrides", "fragments"),
     [
         ({"exposure": "public"}, ["kaito-aks:allowedSourceRanges is empty", "203.0.113.7/32"]),
-        ({"exposure": "public", "allowedSourceRanges": ["10.0.0.300/32"]}, ["'10.0.0.300/32' is not a CIDR", "203.0.113.0/24"]),
+        ({"exposure": "public", "allowedSourceRanges": ["10.0.0.300/32"]},
+         ["has a wrong entry: '10.0.0.300/32' is not a CIDR", "use e.g. 203.0.113.7/32"]),
         ({"exposure": "public", "allowedSourceRanges": ["10.0.0.1/24"]}, ["'10.0.0.1/24' is not a CIDR", "host bits"]),
-        ({"exposure": "public", "allowedSourceRanges": ["0.0.0.0/0"]}, ["'0.0.0.0/0' opens the demo app to the whole internet"]),
-        ({"exposure": "public", "allowedSourceRanges": "203.0.113.7/32"}, ["kaito-aks:allowedSourceRanges", "not a list of CIDRs"]),
+        ({"exposure": "public", "allowedSourceRanges": ["0.0.0.0/0"]},
+         ["'0.0.0.0/0' opens the demo app to the whole internet"]),
+        ({"exposure": "public", "allowedSourceRanges": "203.0.113.7/32"},
+         ["kaito-aks:allowedSourceRanges", "not a list of CIDRs"]),
         ({"exposure": "internet"}, ["kaito-aks:exposure 'internet'", "private", "public"]),
         ({"demoApp": "yes"}, ["kaito-aks:demoApp 'yes' is not true or false"]),
         ({"restrictModelAccess": "maybe"}, ["kaito-aks:restrictModelAccess 'maybe'"]),
@@ -122,7 +124,7 @@ def test_bad_exposure_config_is_a_clear_config_error(overrides, fragments):
 
 
 def test_demo_app_can_be_left_out():
-    run = run_program(size_config("cpu", demoApp=False))
+    run = size_program("cpu", demoApp=False)
     assert run.of_type(DEPLOYMENT) == [] and run.of_type(SERVICE) == []
     assert "demoAppPortForward" not in run.outputs and "demoAppUrl" not in run.outputs
     assert len(run.of_type(JOB)) == 1
@@ -130,7 +132,7 @@ def test_demo_app_can_be_left_out():
 
 @pytest.mark.parametrize("model_size", ["cpu", "large"])
 def test_smoke_test_runs_after_the_workspace_and_asks_its_model(model_size):
-    run = run_program(size_config(model_size), secret_keys=("kaito-aks:hfToken",) if model_size == "large" else ())
+    run = size_program(model_size)
     job = run.one(JOB)
     workspace = run.one(WORKSPACE)
     policy = run.one(POLICY)
@@ -155,30 +157,31 @@ def test_smoke_test_runs_after_the_workspace_and_asks_its_model(model_size):
 
 
 def test_demo_app_waits_for_the_workspace():
-    run = run_program(size_config("small"))
+    run = size_program("small")
     workspace = run.one(WORKSPACE)
     for resource in (run.one(DEPLOYMENT), run.one(SERVICE)):
         assert workspace.urn in resource.dependencies
 
 
 def test_a_new_model_runs_a_new_smoke_test_job():
-    small = run_program(size_config("small")).one(JOB).inputs["metadata"]["name"]
-    again = run_program(size_config("small")).one(JOB).inputs["metadata"]["name"]
-    other = run_program(size_config("small", model="phi-3.5-mini-instruct")).one(JOB).inputs["metadata"]["name"]
+    small = size_program("small").one(JOB).inputs["metadata"]["name"]
+    again = size_program("small").one(JOB).inputs["metadata"]["name"]
+    other = size_program("small", model="phi-3.5-mini-instruct").one(JOB).inputs["metadata"]["name"]
     assert small == again
     assert small != other
     assert small.startswith("smoke-test-")
 
 
 def test_only_the_demo_app_and_smoke_test_reach_the_model():
-    run = run_program(size_config("small"))
+    run = size_program("small")
     policy = run.one(POLICY).inputs["spec"]
     workspace_name = run.outputs["workspaceName"]
     model_pods = {"matchLabels": {"kaito.sh/workspace": workspace_name}}
     assert policy["podSelector"] == model_pods
     assert policy["policyTypes"] == ["Ingress"]
     assert policy["ingress"] == [
-        {"from": [{"podSelector": {"matchLabels": {CLIENT_LABEL[0]: CLIENT_LABEL[1]}}}], "ports": [{"port": 5000, "protocol": "TCP"}]},
+        {"from": [{"podSelector": {"matchLabels": {CLIENT_LABEL[0]: CLIENT_LABEL[1]}}}],
+         "ports": [{"port": 5000, "protocol": "TCP"}]},
         {"from": [{"podSelector": model_pods}]},
     ]
     for client in (run.one(DEPLOYMENT), run.one(JOB)):
@@ -187,5 +190,5 @@ def test_only_the_demo_app_and_smoke_test_reach_the_model():
 
 
 def test_model_access_restriction_can_be_switched_off():
-    run = run_program(size_config("small", restrictModelAccess=False))
+    run = size_program("small", restrictModelAccess=False)
     assert run.of_type(POLICY) == []

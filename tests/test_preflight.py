@@ -7,24 +7,22 @@ import json
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
+from components import azure_api
+from scripts import preflight as preflight_command
 from stacks import preflight
-from stacks.settings import parse_settings
 from tests.fake_azure import FakeAzure, pool
-from tests.harness import run_failing_program, run_program
-from tests.programs import size_config
+from tests.harness import run_failing_program, run_program, settings_of, size_config
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 
 
 def settings_for(model_size: str, **overrides):
-    config = size_config(model_size, **overrides)
-    raw = {key.split(":", 1)[1] if key.startswith("kaito-aks:") else key: value for key, value in config.items()}
-    raw = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in raw.items()}
-    return parse_settings(raw, project="kaito-aks", stack="test")
+    return settings_of(size_config(model_size, **overrides))
 
 
 def run(settings, azure: FakeAzure, sleeps=None):
-    return preflight.run_preflight(settings, azure, SUBSCRIPTION, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    sleep = sleeps.append if sleeps is not None else (lambda seconds: None)
+    return preflight.run_preflight(settings, azure, SUBSCRIPTION, sleep=sleep)
 
 
 def test_plenty_of_quota_keeps_the_profiles_first_size():
@@ -186,13 +184,14 @@ def test_no_credentials_is_one_clear_line():
 
 def test_subscription_comes_from_config_then_environment_then_the_az_cli():
     assert preflight.find_subscription(settings_for("cpu", **{}), env={"ARM_SUBSCRIPTION_ID": "from-env"}) == "from-env"
-    settings = parse_settings({"azure-native:location": "eastus", "azure-native:subscriptionId": "from-config"},
-                              project="kaito-aks", stack="t")
-    assert preflight.find_subscription(settings, env={"ARM_SUBSCRIPTION_ID": "from-env"}) == "from-config"
+    settings = settings_of({"azure-native:location": "eastus",
+                            "azure-native:subscriptionId": "00000000-0000-0000-0000-00000000c0f1"})
+    assert preflight.find_subscription(settings, env={"ARM_SUBSCRIPTION_ID": "from-env"}) == (
+        "00000000-0000-0000-0000-00000000c0f1")
 
 
 def test_no_subscription_anywhere_says_how_to_log_in(monkeypatch):
-    monkeypatch.setattr(preflight.shutil, "which", lambda name: None)
+    monkeypatch.setattr(azure_api.shutil, "which", lambda name: None)
     with pytest.raises(preflight.PreflightError, match="run `az login`"):
         preflight.find_subscription(settings_for("cpu"), env={})
 
@@ -240,7 +239,8 @@ def test_offline_runs_never_ask_azure(fake_azure):
 
 def test_command_prints_a_json_report_for_ci(capsys):
     azure = FakeAzure()
-    code = preflight.main(["--stack", "dev", "--json"], capacity_factory=lambda s: azure, env={"ARM_SUBSCRIPTION_ID": SUBSCRIPTION})
+    code = preflight_command.main(["dev", "--json"], capacity_factory=lambda s: azure,
+                                  env={"ARM_SUBSCRIPTION_ID": SUBSCRIPTION})
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["ok"] is True and report["chosen"] == "Standard_D8s_v5"
@@ -251,7 +251,7 @@ def test_command_prints_a_json_report_for_ci(capsys):
 def test_command_prints_the_failure_table_and_exits_1(capsys):
     azure = FakeAzure()
     azure.set_usage("standardDSv5Family", 100, 100)
-    code = preflight.main(["--stack", "dev"], capacity_factory=lambda s: azure, env={"ARM_SUBSCRIPTION_ID": SUBSCRIPTION})
+    code = preflight_command.main(["dev"], capacity_factory=lambda s: azure, env={"ARM_SUBSCRIPTION_ID": SUBSCRIPTION})
     err = capsys.readouterr().err
     assert code == 1
     assert "VM size" in err and "family quota used/limit" in err
@@ -259,6 +259,6 @@ def test_command_prints_the_failure_table_and_exits_1(capsys):
 
 
 def test_command_reports_config_errors_with_exit_code_2(capsys):
-    code = preflight.main(["--stack", "nope"], capacity_factory=lambda s: FakeAzure(), env={})
+    code = preflight_command.main(["nope"], capacity_factory=lambda s: FakeAzure(), env={})
     assert code == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err

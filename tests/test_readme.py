@@ -1,14 +1,11 @@
-"""The README stays true: its test command is CI's, and its profile table is the catalog's."""
+"""The README stays true: its commands exist and its test command is CI's.
+
+Its tables are generated from the code's data (tests/test_project_file.py checks them).
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-
-import pytest
-
-from stacks import catalog
-from stacks.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -27,17 +24,3 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_readme_deploy_command_exists():
     assert "```bash\n./scripts/deploy\n```" in README
     assert (ROOT / "scripts" / "deploy").stat().st_mode & 0o111
-
-
-@pytest.mark.parametrize("model_size", PROFILES)
-def test_profile_table_matches_the_catalog(model_size):
-    row = next(line for line in README.splitlines() if line.startswith(f"| `{model_size}` |"))
-    cells = [cell.strip() for cell in row.strip("|").split("|")]
-    profile = PROFILES[model_size]
-    size = catalog.VM_SIZES[profile.instance_types[0]]
-    assert cells[1].split()[0] == profile.model
-    assert cells[2] == size.name
-    assert cells[3] == ("—" if not size.has_gpu else f"{size.gpu_count} × {re.sub('^NVIDIA ', '', size.gpu_model)}")
-    assert cells[4] == size.quota_family
-    assert cells[5] == str(size.vcpus)
-    assert float(cells[6]) == size.price_usd_per_hour

@@ -10,10 +10,10 @@ import pytest
 
 from components.identity import BUILT_IN_ROLES
 from components.kaito_install import GPU_PROVISIONER_CHART, KAITO_CHART_VERSION, KAITO_HELM_REPO
-from stacks import offline
+from scripts import offline
+from stacks.profiles import UPSTREAM_PROFILES
 from stacks.settings import ConfigError
-from tests.harness import ProgramRun, run_failing_program, run_program
-from tests.programs import HF_TOKEN, size_config
+from tests.harness import HF_TOKEN, ProgramRun, run_failing_program, size_config, size_program
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_V012 = json.loads((SCHEMAS / "workspace-v1beta1-v0.12.0.strict.schema.json").read_text())
@@ -24,20 +24,11 @@ CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 ROLE = "azure-native:authorization:RoleAssignment"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
-EXPECTED = {
-    "cpu": ("qwen2.5-0.5b-instruct", "Standard_D8s_v5"),
-    "small": ("Qwen/Qwen3-8B-AWQ", "Standard_NV36ads_A10_v5"),
-    "medium": ("openai/gpt-oss-20b", "Standard_NC24ads_A100_v4"),
-    "large": ("openai/gpt-oss-120b", "Standard_NC48ads_A100_v4"),
-}
+EXPECTED = {size: (profile.model, profile.instance_types[0]) for size, profile in UPSTREAM_PROFILES.items()}
 
 
 def upstream(model_size: str, **overrides) -> ProgramRun:
-    config = size_config(model_size, kaitoInstall="upstream", **overrides)
-    if "hfToken" not in overrides:
-        # size_config sets a token for the add-on's large model; upstream's gpt-oss-120b needs none.
-        config.pop("kaito-aks:hfToken", None)
-    return run_program(config, secret_keys=("kaito-aks:hfToken",) if "hfToken" in overrides else ())
+    return size_program(model_size, "upstream", **overrides)
 
 
 def manifest(run: ProgramRun) -> dict:
@@ -58,8 +49,7 @@ def test_upstream_keeps_oidc_and_workload_identity_but_turns_the_addon_off(model
 
 @pytest.mark.parametrize("model_size", EXPECTED)
 def test_addon_mode_installs_nothing_with_helm_and_creates_no_identity(model_size):
-    config = size_config(model_size)
-    run = run_program(config, secret_keys=("kaito-aks:hfToken",) if model_size == "large" else ())
+    run = size_program(model_size)
     assert run.one(CLUSTER).inputs["aiToolchainOperatorProfile"] == {"enabled": True}
     assert run.of_type(RELEASE) == [] and run.of_type(IDENTITY) == [] and run.of_type(ROLE) == []
 
@@ -72,7 +62,7 @@ def test_upstream_workspaces_serve_the_newer_defaults_and_match_kaito_0_12s_sche
     jsonschema.validate(document, SCHEMA_V012)
     assert document["resource"]["instanceType"] == size
     assert run.outputs["model"] == model and run.outputs["kaitoInstall"] == "upstream"
-    if model_size != "cpu":
+    if not UPSTREAM_PROFILES[model_size].cpu_only:
         assert document["inference"]["preset"] == {"name": model}  # not gated: no modelAccessSecret
 
 
@@ -150,7 +140,8 @@ def test_the_workspace_waits_for_upstream_kaito():
 def test_a_gated_model_gets_its_token_and_an_open_one_does_not():
     gated = upstream("medium", model="google/gemma-3-27b-it", hfToken=HF_TOKEN)
     secret = gated.one("kubernetes:core/v1:Secret")
-    assert manifest(gated)["inference"]["preset"]["presetOptions"] == {"modelAccessSecret": secret.inputs["metadata"]["name"]}
+    options = manifest(gated)["inference"]["preset"]["presetOptions"]
+    assert options == {"modelAccessSecret": secret.inputs["metadata"]["name"]}
     jsonschema.validate(manifest(gated), SCHEMA_V012)
     open_model = upstream("medium", hfToken=HF_TOKEN)
     assert open_model.of_type("kubernetes:core/v1:Secret") == []
@@ -165,15 +156,18 @@ def test_any_hugging_face_id_with_an_explicit_size():
     ("config", "fragments"),
     [
         (size_config("medium", model="openai/gpt-oss-20b"),
-         ["kaito-aks:model 'openai/gpt-oss-20b' is served by upstream KAITO 0.12.0", "kaitoInstall upstream"]),
+         ["kaito-aks:model 'openai/gpt-oss-20b' is served by KAITO from its Helm charts (KAITO 0.12.0)",
+          "kaitoInstall upstream"]),
         (size_config("small", kaitoInstall="upstream", instanceType="Standard_NC8as_T4_v3"),
-         ["kaito-aks:instanceType 'Standard_NC8as_T4_v3'", "not a size KAITO 0.12.0 provisions", "Standard_NV36ads_A10_v5"]),
+         ["kaito-aks:instanceType 'Standard_NC8as_T4_v3'", "not a size KAITO 0.12.0 provisions",
+          "Standard_NV36ads_A10_v5"]),
         (size_config("small", kaitoInstall="upstream", model="phi-4-mini-instruct"),
-         ["'phi-4-mini-instruct' is an add-on preset name", "Hugging Face repo ids", "microsoft/Phi-4-mini-instruct"]),
+         ["'phi-4-mini-instruct' is a name of the AKS AI toolchain operator add-on", "Hugging Face repo ids",
+          "microsoft/Phi-4-mini-instruct"]),
         (size_config("small", kaitoInstall="upstream", model="Qwen/Qwen3-0.6B"),
          ["'Qwen/Qwen3-0.6B' is not in kaito-aks's list", "Set kaito-aks:instanceType"]),
         (size_config("large", kaitoInstall="upstream", instanceType="Standard_NC24ads_A100_v4"),
-         ["80 GiB of GPU memory", "121.54 GiB", "cheapest first: Standard_NC48ads_A100_v4"]),
+         ["80 GiB of GPU memory", "121.54 GiB", "cheapest first in eastus: Standard_NC48ads_A100_v4"]),
         (size_config("medium", kaitoInstall="upstream", model="meta-llama/Llama-3.3-70B-Instruct",
                      instanceType="Standard_NC96ads_A100_v4"),
          ["kaito-aks:hfToken is not set", "is gated on Hugging Face"]),
@@ -190,5 +184,5 @@ def test_bad_combinations_are_refused_before_any_resource(config, fragments):
 
 
 def test_addon_workspaces_still_match_kaito_0_6_0s_schema_only():
-    document = manifest(run_program(size_config("small")))
+    document = manifest(size_program("small"))
     jsonschema.validate(document, SCHEMA_V060)

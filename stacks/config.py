@@ -1,0 +1,299 @@
+"""Every setting a stack can have, declared once: key, kind (type and validation), default, meaning.
+
+`StackConfig` is the declaration. Each field is one setting; its metadata holds the key, how its
+text is validated and what it means. From these declarations come Pulumi.yaml's `config:` block and
+the README's configuration table (`./scripts/generate`; a test fails when either has drifted), and
+stacks/settings reads and validates every key through them. Rules that tie settings together (a
+model on a VM size, a budget needs a contact) live in stacks/settings, after every key is read.
+
+To add a setting: add a field here, use it in stacks/settings or stacks/compose, run
+`./scripts/generate`, and test it (CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stacks.catalog import VM_SIZES
+from stacks.config_kinds import (
+    Boolean,
+    Choice,
+    Date,
+    Integer,
+    Kind,
+    Secret,
+    SecretText,
+    Tags,
+    Text,
+    TextList,
+    cidr_problem,
+    closest_hint,
+    email_problem,
+)
+from stacks.regions import region_problem
+
+PROJECT = "kaito-aks"
+AZURE = "azure-native"
+DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS1123_MEANING = (
+    "a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit, "
+    "at most 63 characters)"
+)
+RESERVED_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+SYSTEM_POOL_SIZES = sorted(name for name, size in VM_SIZES.items() if not size.has_gpu)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key: where it lives, how its text is read, what it means."""
+
+    key: str
+    kind: Kind
+    description: str
+    namespace: str = PROJECT
+    required: bool = False
+    shown_default: str | None = None
+    """The README's default column when the literal default would mislead ("the profile's")."""
+
+    @property
+    def full_key(self) -> str:
+        return f"{self.namespace}:{self.key}"
+
+
+def setting(key: str, kind: Kind, default: Any, description: str, **options: Any) -> Any:
+    """A StackConfig field declaring one setting."""
+    declared = Setting(key, kind, description, **options)
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"setting": declared})
+    return dataclasses.field(default=default, metadata={"setting": declared})
+
+
+def _namespace_problem(text: str) -> tuple[str, str] | None:
+    if text in RESERVED_NAMESPACES or text.startswith("kube-"):
+        return (
+            "belongs to the cluster itself, and the stack creates (and on destroy deletes) its namespace",
+            "use a namespace of its own, e.g. 'kaito'",
+        )
+    return None
+
+
+def _system_pool_size_problem(text: str) -> tuple[str, str] | None:
+    size = VM_SIZES.get(text)
+    if size is not None and size.has_gpu:
+        return (
+            "is a GPU size; the system pool only runs cluster services and the demo app (KAITO adds GPU nodes itself)",
+            f"use e.g. {SYSTEM_POOL_SIZES[0]}",
+        )
+    if size is None:
+        return (
+            "is not a VM size kaito-aks knows (its quota and price come from stacks/data/vm-sizes.csv)"
+            + closest_hint(text, SYSTEM_POOL_SIZES),
+            f"use one of {', '.join(SYSTEM_POOL_SIZES)}, or add the size's row to stacks/data/vm-sizes.csv",
+        )
+    return None
+
+
+def _region_problem(text: str) -> tuple[str, str] | None:
+    return region_problem(text)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The settings of one stack, as typed values (defaults applied). Built only by stacks/settings."""
+
+    location: str = setting(
+        "location", Text(check=_region_problem), None,
+        "Azure region of the stack, e.g. eastus (`az account list-locations -o table`).",
+        namespace=AZURE, required=True, shown_default="— (required)",
+    )
+    subscription_id: str | None = setting(
+        "subscriptionId",
+        Text(pattern=r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", meaning="a subscription ID (a GUID)",
+             example="00000000-0000-0000-0000-000000000000"),
+        None,
+        "Azure subscription to deploy to; unset means the Azure CLI's current one (`az account show`).",
+        namespace=AZURE, shown_default="`az account show`",
+    )
+    model_size: str = setting(
+        "modelSize",
+        Choice({"cpu": "no GPU", "small": "one A10", "medium": "one A100", "large": "several A100s"},
+               what="a model size"),
+        "cpu",
+        "Model size profile (README, Model sizes): cpu (no GPU quota needed), small, medium or large.",
+    )
+    kaito_install: str = setting(
+        "kaitoInstall",
+        Choice({"addon": "the AKS AI toolchain operator add-on, KAITO 0.6.0",
+                "upstream": "KAITO 0.12 installed from its Helm charts"}, what="an install mode"),
+        "addon",
+        "How KAITO gets into the cluster: addon (the AKS AI toolchain operator add-on, KAITO 0.6.0, managed "
+        "by AKS) or upstream (KAITO 0.12 from its Helm charts; newer models). Choose before the first deploy.",
+    )
+    model: str | None = setting(
+        "model", Text(), None,
+        "Another model than the profile's: a KAITO preset (addon), a Hugging Face id (upstream) or a CPU model.",
+        shown_default="the profile's",
+    )
+    instance_type: str | None = setting(
+        "instanceType",
+        Text(pattern=r"Standard_[A-Za-z0-9_]+", meaning="an Azure VM size name", example="Standard_NC24ads_A100_v4"),
+        None,
+        "VM size KAITO provisions for the model. Unset: the profile's first size that fits (and, with preflight, "
+        "has quota).",
+        shown_default="the profile's first that fits",
+    )
+    node_count: int = setting(
+        "nodeCount", Integer(minimum=1), 1,
+        "Number of model nodes (KAITO sums GPUs and GPU memory across them). Every profile's model fits on one.",
+    )
+    namespace: str = setting(
+        "namespace",
+        Text(pattern=DNS1123_LABEL, meaning=DNS1123_MEANING, example="kaito", check=_namespace_problem),
+        "kaito",
+        "Kubernetes namespace for the Workspace and its clients (created by the stack).",
+    )
+    workspace_name: str | None = setting(
+        "workspaceName",
+        Text(pattern=DNS1123_LABEL, meaning=DNS1123_MEANING, example="ws-phi-4"),
+        None,
+        "Name of the KAITO Workspace and of the Service KAITO creates for it.",
+        shown_default="ws-<model>",
+    )
+    kubernetes_version: str | None = setting(
+        "kubernetesVersion",
+        Text(pattern=r"\d+\.\d+(\.\d+)?", meaning="a version AKS accepts (<major>.<minor>[.<patch>], "
+             "`az aks get-versions -l <region>` lists them)", example="1.33"),
+        None,
+        "AKS Kubernetes version, e.g. 1.33. Unset: the AKS default.",
+        shown_default="AKS default",
+    )
+    system_node_vm_size: str = setting(
+        "systemNodeVmSize", Text(check=_system_pool_size_problem), "Standard_D4s_v5",
+        "VM size of the system node pool (cluster services, the demo app). Applied when the cluster is created.",
+    )
+    system_node_count: int = setting(
+        "systemNodeCount", Integer(minimum=1, maximum=100), 1,
+        "Number of system pool nodes (1-100). Applied when the cluster is created; later, `az aks nodepool scale`.",
+    )
+    hf_token: SecretText | None = setting(
+        "hfToken", Secret(), None,
+        "Hugging Face read token, for models whose weights download at run time (add-on: llama-*, "
+        "deepseek-r1-0528, deepseek-v3-0324) or that are gated (upstream: Llama, Gemma). Set it with "
+        "`pulumi config set --secret kaito-aks:hfToken <token>`.",
+        shown_default="—",
+    )
+    tags: Mapping[str, str] = setting(
+        "tags", Tags(), {},
+        "Map of Azure tag names to values, merged into every Azure resource's tags under the standard ones: "
+        "`pulumi config set --path 'kaito-aks:tags.owner' platform-team`.",
+        shown_default="—",
+    )
+    demo_app: bool = setting("demoApp", Boolean(), True, "Deploy the demo chat app next to the model.")
+    exposure: str = setting(
+        "exposure",
+        Choice({"private": "reach the app with kubectl port-forward",
+                "public": "a load balancer limited to kaito-aks:allowedSourceRanges"}, what="an exposure"),
+        "private",
+        "How people reach the demo app: private (ClusterIP; the demoAppPortForward output is the kubectl command) "
+        "or public (a LoadBalancer limited to allowedSourceRanges; demoAppUrl).",
+    )
+    allowed_source_ranges: tuple[str, ...] = setting(
+        "allowedSourceRanges",
+        TextList(item=cidr_problem, items_are="CIDRs", example="203.0.113.7/32"),
+        (),
+        "CIDRs allowed to reach a public demo app, e.g. [203.0.113.7/32]. Required when exposure is public; "
+        "0.0.0.0/0 is refused.",
+    )
+    restrict_model_access: bool = setting(
+        "restrictModelAccess", Boolean(), True,
+        "A NetworkPolicy lets only the demo app and the smoke test reach the model's pods. Turn off to let other "
+        "in-cluster clients call the model.",
+    )
+    preflight: bool = setting(
+        "preflight", Boolean(), True,
+        "Before creating anything, check with Azure that the VM size is offered in the region and that vCPU quota "
+        "has room (needs Azure credentials: az login). Set false to skip.",
+    )
+    preflight_regions: tuple[str, ...] = setting(
+        "preflightRegions",
+        TextList(item=lambda text: None if region_problem(text) is None else region_problem(text)[0],  # type: ignore[index]
+                 items_are="Azure region names", example="westeurope"),
+        (),
+        "Other regions preflight checks and suggests when nothing fits in azure-native:location, e.g. "
+        "[westeurope, swedencentral].",
+    )
+    paused: bool = setting(
+        "paused", Boolean(), False,
+        "Park the stack: remove the Workspace (and KAITO's GPU pool) and scale the demo app to zero, keep the "
+        "cluster. Set false to resume.",
+    )
+    environment: str | None = setting(
+        "environment", Text(pattern=r".{1,256}", meaning="an Azure tag value (at most 256 characters)", example="dev"),
+        None, "Environment name for the `environment` tag.", shown_default="the stack name",
+    )
+    owner: str | None = setting(
+        "owner", Text(pattern=r".{1,256}", meaning="an Azure tag value (at most 256 characters)",
+                      example="platform-team"),
+        None, "Team or person responsible, for the `owner` tag (cost reports).", shown_default="—",
+    )
+    expires_on: str | None = setting(
+        "expiresOn", Date(), None,
+        "Date (YYYY-MM-DD) after which the stack should not exist: the `expiry` tag, and the nightly teardown "
+        "destroys it.",
+        shown_default="—",
+    )
+    auto_teardown: str = setting(
+        "autoTeardown",
+        Choice({"none": "", "pause": "the nightly workflow parks the stack: no GPU",
+                "destroy": "it deletes the stack's resources"}, what="a teardown policy"),
+        "none",
+        "What the nightly teardown workflow does to this stack: none, pause (no GPU until resumed) or destroy.",
+    )
+    budget_monthly_usd: int = setting(
+        "budgetMonthlyUsd", Integer(minimum=0), 0,
+        "Monthly Azure Consumption Budget on the resource group, alerting at 50/80/100 %. 0: no budget.",
+    )
+    budget_contact_emails: tuple[str, ...] = setting(
+        "budgetContactEmails",
+        TextList(item=email_problem, items_are="e-mail addresses", example="platform@contoso.com"),
+        (),
+        "Who the budget alerts e-mail. Required with a budget.",
+    )
+    budget_start_date: str | None = setting(
+        "budgetStartDate", Date(first_of_month=True), None,
+        "First day of the budget's first month (YYYY-MM-01). Unset: the month the budget is created in, kept "
+        "thereafter.",
+        shown_default="this month",
+    )
+
+
+def declarations() -> Iterator[tuple[str, Setting]]:
+    """(field name, Setting) for every setting, in declaration order."""
+    for declared in dataclasses.fields(StackConfig):
+        yield declared.name, declared.metadata["setting"]
+
+
+def declared(full_key: str) -> Setting | None:
+    return next((item for _, item in declarations() if item.full_key == full_key), None)
+
+
+def project_keys() -> list[str]:
+    return [item.key for _, item in declarations() if item.namespace == PROJECT]
+
+
+def default_of(field_name: str) -> Any:
+    for declared_field in dataclasses.fields(StackConfig):
+        if declared_field.name == field_name:
+            if declared_field.default is not dataclasses.MISSING:
+                return declared_field.default
+            return declared_field.default_factory()  # type: ignore[misc]
+    raise KeyError(field_name)
+
+
+def azure_safe(text: str) -> str:
+    """A stack name as part of an Azure resource name."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", text).strip("-").lower()

@@ -1,0 +1,248 @@
+"""The kinds of value a setting can hold: how its config text becomes a typed value, or why it cannot.
+
+A kind knows its Pulumi.yaml type (None: Pulumi's project schema cannot declare it), parses the
+text Pulumi hands the program (objects and lists arrive as JSON) and, when the text is wrong, raises
+Invalid with the reason and the fix; stacks/settings adds the key and the value to the message.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Invalid(Exception):
+    """A value a kind refuses: `reason` follows "<key> '<value>'", `fix` says what would work."""
+
+    def __init__(self, reason: str, fix: str) -> None:
+        super().__init__(f"{reason}; {fix}")
+        self.reason = reason
+        self.fix = fix
+
+
+def closest_hint(text: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(text, list(names), n=1)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+class Kind:
+    """How one setting's text is read."""
+
+    schema_type: str | None = "string"
+    """The setting's type in Pulumi.yaml; None when the project schema cannot express it."""
+    secret: bool = False
+
+    def parse(self, text: str, key: str) -> Any:
+        raise NotImplementedError
+
+    def schema_default(self, default: Any) -> Any:
+        """The default as Pulumi.yaml writes it ("" stands for "not set")."""
+        return "" if default is None else default
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    """Free text, optionally matching a pattern and passing a check."""
+
+    pattern: str | None = None
+    meaning: str = ""
+    """What the pattern means, for the message (e.g. "a DNS-1123 label (...)")."""
+    example: str = ""
+    check: Callable[[str], tuple[str, str] | None] | None = None
+    """Returns (reason, fix) when the text is refused."""
+
+    def parse(self, text: str, key: str) -> str:
+        if self.pattern is not None and not re.fullmatch(self.pattern, text):
+            raise Invalid(f"is not {self.meaning}", f"use e.g. '{self.example}'")
+        if self.check is not None and (refused := self.check(text)) is not None:
+            raise Invalid(*refused)
+        return text
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of a fixed set of words, each with its meaning."""
+
+    options: Mapping[str, str] = field(default_factory=dict)
+    what: str = "a choice"
+
+    def parse(self, text: str, key: str) -> str:
+        if text not in self.options:
+            meanings = "; ".join(f"{name} ({meaning})" if meaning else name for name, meaning in self.options.items())
+            raise Invalid(
+                f"is not {self.what}" + closest_hint(text, list(self.options)),
+                f"use one of {meanings} (e.g. `pulumi config set {key} {next(iter(self.options))}`)",
+            )
+        return text
+
+
+@dataclass(frozen=True)
+class Integer(Kind):
+    minimum: int = 0
+    maximum: int | None = None
+    schema_type: str | None = "integer"
+
+    def parse(self, text: str, key: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise Invalid("is not a whole number", f"use e.g. {max(self.minimum, 1)}") from None
+        if number < self.minimum or (self.maximum is not None and number > self.maximum):
+            upper = f" and at most {self.maximum}" if self.maximum is not None else ""
+            raise Invalid(f"must be at least {self.minimum}{upper}", f"use e.g. {max(self.minimum, 1)}")
+        return number
+
+
+@dataclass(frozen=True)
+class Boolean(Kind):
+    schema_type: str | None = "boolean"
+
+    def parse(self, text: str, key: str) -> bool:
+        lowered = text.lower()
+        if lowered not in ("true", "false"):
+            raise Invalid("is not true or false", f"use e.g. `pulumi config set {key} false`")
+        return lowered == "true"
+
+
+@dataclass(frozen=True)
+class Date(Kind):
+    first_of_month: bool = False
+
+    def parse(self, text: str, key: str) -> str:
+        try:
+            date = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise Invalid("is not a date", "use YYYY-MM-DD, e.g. 2027-01-31") from None
+        if self.first_of_month and date.day != 1:
+            raise Invalid(
+                "must be the first day of a month (Azure budgets start on one)",
+                f"e.g. {date.replace(day=1).isoformat()}",
+            )
+        return date.isoformat()
+
+
+@dataclass(frozen=True)
+class TextList(Kind):
+    """A list of strings (JSON in the config text), each passing `item`."""
+
+    item: Callable[[str], str | None] = lambda text: None
+    """Returns why an entry is refused, or None."""
+    items_are: str = "strings"
+    example: str = "value"
+    schema_type: str | None = "array"
+
+    def parse(self, text: str, key: str) -> tuple[str, ...]:
+        how = f"`pulumi config set --path '{key}[0]' {self.example}`"
+        try:
+            values = json.loads(text) if text else []
+        except json.JSONDecodeError:
+            values = None
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            raise Invalid(f"is not a list of {self.items_are}", f"set it with {how}")
+        problems = [f"'{value}' {why}" for value in values if (why := self.item(value.strip())) is not None]
+        if problems:
+            raise Invalid(f"has {'a wrong entry' if len(problems) == 1 else 'wrong entries'}: " + "; ".join(problems),
+                          f"use e.g. {self.example}")
+        return tuple(value.strip() for value in values)
+
+    def schema_default(self, default: Any) -> Any:
+        return list(default)
+
+
+@dataclass(frozen=True)
+class Tags(Kind):
+    """A map of Azure tag names to values."""
+
+    schema_type: str | None = None
+    # Azure tag names may not contain these characters; names are at most 512, values 256 characters.
+    forbidden: str = "<>%&\\?/"
+
+    def parse(self, text: str, key: str) -> dict[str, str]:
+        how = f"`pulumi config set --path '{key}.owner' platform-team`"
+        try:
+            tags = json.loads(text)
+        except json.JSONDecodeError:
+            raise Invalid("is not a map of names to values", f"set tags with {how}") from None
+        if not isinstance(tags, dict):
+            raise Invalid("is not a map of names to values", f"set tags with {how}")
+        problems = []
+        clean: dict[str, str] = {}
+        for name, value in tags.items():
+            if isinstance(value, (dict, list)) or value is None:
+                problems.append(f"{name} {json.dumps(value)} is not a plain value (Azure tags are strings)")
+                continue
+            if not name or len(name) > 512 or set(self.forbidden) & set(name):
+                problems.append(
+                    f"name '{name}' is not a valid Azure tag name (1-512 characters, none of "
+                    f"{' '.join(self.forbidden)}), e.g. 'cost-center'"
+                )
+                continue
+            text_value = str(value).lower() if isinstance(value, bool) else str(value)
+            if len(text_value) > 256:
+                problems.append(f"{name} is {len(text_value)} characters (Azure allows at most 256)")
+                continue
+            clean[name] = text_value
+        if problems:
+            raise Invalid("has " + "; ".join(problems), f"set tags with {how}")
+        return dict(sorted(clean.items()))
+
+    def schema_default(self, default: Any) -> Any:
+        return dict(default)
+
+
+class SecretText:
+    """A secret config value that never shows itself in a repr, a log line or an exception."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretText('[secret]')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretText) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("secret", self._value))
+
+
+@dataclass(frozen=True)
+class Secret(Kind):
+    """Text that must be set with `pulumi config set --secret`."""
+
+    schema_type: str | None = None
+    secret: bool = True
+
+    def parse(self, text: str, key: str) -> SecretText:
+        return SecretText(text)
+
+
+# --- item checks ------------------------------------------------------------------------------
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
+
+
+def cidr_problem(text: str) -> str | None:
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as error:
+        return f"is not a CIDR ({error})"
+    if str(network) in OPEN_TO_EVERYONE:
+        return "opens the demo app to the whole internet: list the networks that need it"
+    return None
+
+
+def email_problem(text: str) -> str | None:
+    return None if EMAIL.match(text) else "is not an e-mail address"

@@ -1,0 +1,240 @@
+"""How KAITO gets into the cluster (`kaito-aks:kaitoInstall`): one object per mode.
+
+Each mode knows its KAITO version, the models and profiles it serves, what kaito-aks installs for
+it, and the rules its KAITO applies to a model on a VM size. Nothing else in the program compares
+mode names: it asks the mode.
+"""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+
+from stacks import prices
+from stacks.catalog import (
+    ADDON_PRESETS,
+    TEMPLATE_MODELS,
+    UPSTREAM_MODELS,
+    UPSTREAM_SKUS,
+    VM_SIZES,
+    AddonPreset,
+    TemplateModel,
+    UpstreamModel,
+    VmSize,
+    is_hugging_face_id,
+)
+from stacks.profiles import ADDON_PROFILES, UPSTREAM_PROFILES, Profile
+
+
+class InstallMode(ABC):
+    """One way of running KAITO on the cluster."""
+
+    name: str
+    kaito_version: str
+    title: str
+    profiles: Mapping[str, Profile]
+    enables_aks_addon: bool
+    """The AKS AI toolchain operator add-on is turned on (AKS runs KAITO)."""
+    installs_kaito: bool
+    """kaito-aks installs KAITO itself from its Helm charts."""
+    model_without_token: str
+    """A GPU model of this mode that needs no Hugging Face token, for messages."""
+
+    # --- models -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def is_gpu_model(self, name: str) -> bool:
+        """A model this mode's KAITO serves as a preset."""
+
+    @abstractmethod
+    def gpu_models(self) -> list[str]:
+        """The GPU models kaito-aks knows for this mode, sorted."""
+
+    def is_known_model(self, name: str) -> bool:
+        return name in TEMPLATE_MODELS or self.is_gpu_model(name)
+
+    def model_size_unknown(self, name: str) -> bool:
+        """A model this mode serves best-effort, whose GPU memory needs kaito-aks cannot check."""
+        return False
+
+    @abstractmethod
+    def needs_model_access_secret(self, model: str, token_set: bool) -> bool:
+        """Whether the Workspace must carry presetOptions.modelAccessSecret."""
+
+    @abstractmethod
+    def token_reason(self, model: str) -> str:
+        """Why `model` needs a Hugging Face token, as the end of a sentence."""
+
+    # --- sizes ---------------------------------------------------------------------------------
+
+    @abstractmethod
+    def gpu_shortfalls(self, model: str, size: VmSize, node_count: int) -> list[str]:
+        """Why `node_count` x `size` cannot serve the GPU `model` here (empty: it can)."""
+
+    def shortfalls(self, model: str, size: VmSize, node_count: int) -> list[str]:
+        """Why `node_count` x `size` cannot serve `model` (empty: it can)."""
+        if model in TEMPLATE_MODELS:
+            return template_shortfalls(TEMPLATE_MODELS[model], size)
+        if not size.has_gpu:
+            return [f"{size.name} has no GPU; {model} is a GPU model"]
+        return self.gpu_shortfalls(model, size, node_count)
+
+    def sizes_that_fit(self, model: str, node_count: int, region: str) -> list[VmSize]:
+        """Every catalog size that can serve `model` on `node_count` nodes, cheapest first in `region`."""
+        fits = [size for size in VM_SIZES.values() if not self.shortfalls(model, size, node_count)]
+        return sorted(fits, key=lambda size: _price_order(size, region))
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def unknown_model_message(self, key: str, model: str) -> str:
+        known = self.gpu_models()
+        return (
+            f"{key} '{model}' is not a model KAITO {self.kaito_version} serves here nor a CPU model kaito-aks "
+            f"serves; use one of {', '.join(known)} (GPU) or {', '.join(sorted(TEMPLATE_MODELS))} (CPU)"
+            + closest_hint(model, [*known, *TEMPLATE_MODELS])
+        )
+
+
+class AddonMode(InstallMode):
+    """The AKS AI toolchain operator add-on: KAITO 0.6.0, run and upgraded by AKS."""
+
+    name = "addon"
+    kaito_version = "0.6.0"
+    title = "the AKS AI toolchain operator add-on"
+    profiles = ADDON_PROFILES
+    enables_aks_addon = True
+    installs_kaito = False
+    model_without_token = "phi-4"
+
+    def is_gpu_model(self, name: str) -> bool:
+        return name in ADDON_PRESETS
+
+    def gpu_models(self) -> list[str]:
+        return sorted(ADDON_PRESETS)
+
+    def needs_model_access_secret(self, model: str, token_set: bool) -> bool:
+        # KAITO 0.6.0 requires the secret for presets whose weights download at run time and
+        # rejects it for every other preset, so a token set for another model is not used.
+        return model in ADDON_PRESETS and ADDON_PRESETS[model].needs_model_access_secret
+
+    def token_reason(self, model: str) -> str:
+        return "downloads its weights from Hugging Face at run time"
+
+    def gpu_shortfalls(self, model: str, size: VmSize, node_count: int) -> list[str]:
+        return addon_preset_shortfalls(ADDON_PRESETS[model], size, node_count)
+
+
+class UpstreamMode(InstallMode):
+    """KAITO 0.12 installed by kaito-aks from KAITO's Helm charts."""
+
+    name = "upstream"
+    kaito_version = "0.12.0"
+    title = "KAITO from its Helm charts"
+    profiles = UPSTREAM_PROFILES
+    enables_aks_addon = False
+    installs_kaito = True
+    model_without_token = "openai/gpt-oss-20b"
+    # KAITO 0.12 does not compare GPU memory with the weights at admission when vLLM provisions
+    # nodes itself, and a server needs room for the KV cache and activations beyond the weights:
+    # kaito-aks asks for this much more before it calls a size a fit.
+    memory_margin = 1.2
+
+    def model(self, name: str) -> UpstreamModel | None:
+        """A curated model, a generic Hugging Face id (size unknown), or None."""
+        if name in UPSTREAM_MODELS:
+            return UPSTREAM_MODELS[name]
+        return UpstreamModel(name, None, None) if is_hugging_face_id(name) else None
+
+    def is_gpu_model(self, name: str) -> bool:
+        return self.model(name) is not None
+
+    def gpu_models(self) -> list[str]:
+        return sorted(UPSTREAM_MODELS)
+
+    def model_size_unknown(self, name: str) -> bool:
+        model = self.model(name)
+        return model is not None and model.weights_gib is None
+
+    def needs_model_access_secret(self, model: str, token_set: bool) -> bool:
+        known = self.model(model)
+        if known is None:
+            return False
+        # A model of unknown gating gets the token when one is set: KAITO passes it to the download.
+        return known.gated if known.gated is not None else token_set
+
+    def token_reason(self, model: str) -> str:
+        return "is gated on Hugging Face"
+
+    def gpu_shortfalls(self, model: str, size: VmSize, node_count: int) -> list[str]:
+        if size.name not in UPSTREAM_SKUS:
+            return [f"{size.name} is not a size KAITO {self.kaito_version} provisions (no T4 or V100)"]
+        known = self.model(model)
+        if known is None or known.weights_gib is None:
+            return []
+        needed = known.weights_gib * self.memory_margin
+        total = node_count * size.total_gpu_memory_gib
+        if total < needed:
+            return [
+                f"{node_count} x {size.name} has {total:g} GiB of GPU memory; {model}'s weights are "
+                f"{known.weights_gib:g} GiB and serving them needs about {needed:.0f} GiB"
+            ]
+        return []
+
+
+ADDON = AddonMode()
+UPSTREAM = UpstreamMode()
+INSTALL_MODES: dict[str, InstallMode] = {mode.name: mode for mode in (ADDON, UPSTREAM)}
+
+
+def mode_serving(model: str, besides: InstallMode) -> InstallMode | None:
+    """Another install mode that serves `model` as a GPU model, if any."""
+    return next((mode for mode in INSTALL_MODES.values() if mode is not besides and mode.is_gpu_model(model)), None)
+
+
+def addon_preset_shortfalls(preset: AddonPreset, size: VmSize, node_count: int) -> list[str]:
+    """Why KAITO 0.6.0's webhook would reject `preset` on `node_count` nodes of `size` (empty: fits).
+
+    With `count` nodes: count x GPUs >= the preset's GPU count, each GPU's memory >= the per-GPU
+    requirement, count x total GPU memory >= the total requirement (api/v1beta1/workspace_validation.go).
+    """
+    problems = []
+    if node_count * size.gpu_count < preset.gpu_count:
+        problems.append(
+            f"{node_count} x {size.name} has {node_count * size.gpu_count} GPU(s); "
+            f"{preset.name} needs {preset.gpu_count}"
+        )
+    if size.gpu_count and size.per_gpu_memory_gib < preset.per_gpu_memory_gib:
+        problems.append(
+            f"{size.name} has {size.per_gpu_memory_gib:g} GiB per GPU; "
+            f"{preset.name} needs {preset.per_gpu_memory_gib:g} GiB per GPU"
+        )
+    if node_count * size.total_gpu_memory_gib < preset.total_gpu_memory_gib:
+        problems.append(
+            f"{node_count} x {size.name} has {node_count * size.total_gpu_memory_gib:g} GiB of GPU memory; "
+            f"{preset.name} needs {preset.total_gpu_memory_gib:g} GiB"
+        )
+    return problems
+
+
+def template_shortfalls(model: TemplateModel, size: VmSize) -> list[str]:
+    """Why `size` cannot serve the CPU `model` (empty: fits)."""
+    problems = []
+    if size.has_gpu:
+        problems.append(f"{size.name} is a GPU size; CPU models run on Standard_D* sizes")
+    if size.vcpus < model.min_vcpus:
+        problems.append(f"{size.name} has {size.vcpus} vCPUs; {model.name} needs {model.min_vcpus}")
+    if size.memory_gib < model.min_memory_gib:
+        problems.append(f"{size.name} has {size.memory_gib:g} GiB of memory; {model.name} needs {model.min_memory_gib}")
+    return problems
+
+
+def closest_hint(text: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(text, names, n=1)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def _price_order(size: VmSize, region: str) -> tuple[bool, float, str]:
+    # Sizes without a known price go last; ties break on name so the order is stable.
+    hourly = prices.usd_per_hour(size.name, region)
+    return (hourly is None, hourly or 0.0, size.name)

@@ -13,6 +13,27 @@ from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook
 from components.kubernetes import inherited_dependencies
 
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
+# What KAITO's validating webhook refuses to change on an existing Workspace, or accepts but never
+# applies; the same rules at the add-on's v0.6.0 and upstream v0.12.0. A change to any of these must
+# delete the Workspace and create it again. The source of each, read at both tags:
+IMMUTABLE_FIELDS: dict[str, str] = {
+    "resource.instanceType": "refused: ResourceSpec.validateUpdate, kaito-project/kaito@v0.6.0 and "
+                             "@v0.12.0:api/v1beta1/workspace_validation.go ('field is immutable')",
+    "resource.count": "refused once set: ResourceSpec.validateUpdate, same files ('We disable changing node count')",
+    "resource.labelSelector": "refused: ResourceSpec.validateUpdate compares matchLabels, same files",
+    "inference.preset": "refused: InferenceSpec.validateUpdate compares the whole preset with reflect.DeepEqual, "
+                        "presetOptions.modelAccessSecret included, same files",
+    "inference.template": "accepted but never applied: kaito-project/kaito@v0.12.0:pkg/workspace/inference/"
+                          "template_inference.go creates the pods once (IgnoreAlreadyExists) and "
+                          "pkg/workspace/controllers/workspace_controller.go says 'TODO: handle update'; "
+                          "switching between preset and template is refused",
+}
+# Pulumi replaces a resource when a changed property lies under a replaceOnChanges path
+# (pulumi/pulumi@1a16857a:pkg/resource/deploy/step_generator.go applyReplaceOnChanges, with
+# PropertyPath.Contains). Everything kaito-aks sets under `resource` and `inference` is in
+# IMMUTABLE_FIELDS (tests/test_changes.py keeps it so), so the two parents cover them whether the
+# provider reports the nested path or only the top-level key.
+REPLACE_ON_CHANGES = sorted({path.split(".")[0] for path in IMMUTABLE_FIELDS})
 # KAITO creates a Service named like the Workspace, port 80 -> 5000, in the Workspace's namespace.
 SERVICE_PORT = 80
 MODEL_PORT = 5000
@@ -106,9 +127,9 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=depends_on,
-                    # instanceType is immutable in KAITO: a new size means a new Workspace, and the
-                    # old one must go first because both carry the same name.
-                    replace_on_changes=["resource.instanceType"],
+                    # A change KAITO will not take means a new Workspace; the old one must go first
+                    # because both carry the same name (and the same Service name).
+                    replace_on_changes=REPLACE_ON_CHANGES,
                     delete_before_replace=True,
                     custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
                     hooks=hooks,

@@ -3,7 +3,8 @@
     python -m scripts.ci affected --base <sha>       stacks a pull request touches, as stacks=<json>
     python -m scripts.ci teardown [--today <date>]   what the nightly teardown does, as matrix=<json> and
                                                       invalid=<json> (stacks whose config is wrong)
-    python -m scripts.ci cost-comment --stack <s>    the offline plan's figures as a PR comment (Markdown)
+    python -m scripts.ci cost-comment --stack <s> [--state FILE | --against REV]
+                                                      the offline plan's figures as a PR comment (Markdown)
 
 Every stack is read through the program's own parser (stacks/settings), so a wrong value is
 reported here exactly as `pulumi up` would report it.
@@ -85,6 +86,7 @@ def cost_comment(plan: dict) -> str:
         f"{system['count']} × `{system['vmSize']}` |",
         f"| estimated cost | **${plan['estimatedHourlyCostUsd']:.3f}/h, "
         f"${plan['estimatedMonthlyCostUsd']:,.2f}/month** |",
+        *(f"\n> **Replaces the running model:** {change}" for change in plan.get("changes", [])),
         *(f"\n> **Note:** {notice}" for notice in plan["notices"]),
         *(f"\n> **Placeholder:** {placeholder}" for placeholder in plan["placeholders"]),
         "",
@@ -109,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     teardown.add_argument("--action", default="", choices=("", "pause", "destroy"), help="with --stack: what to do")
     comment = commands.add_parser("cost-comment", help="the offline plan's figures as a PR comment")
     comment.add_argument("--stack", required=True)
+    compared = comment.add_mutually_exclusive_group()
+    compared.add_argument("--state", type=Path, help="a `pulumi stack export`: say what the change does to the model")
+    compared.add_argument("--against", help="a git revision whose stack file to compare with")
     args = parser.parse_args(argv)
 
     if args.command == "affected":
@@ -129,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.plan import build_plan
 
     try:
-        print(cost_comment(build_plan(args.stack)))
+        print(cost_comment(build_plan(args.stack, args.state, args.against)))
     except (ConfigError, StackFileError) as error:
         print(f"cost-comment: {error}", file=sys.stderr)
         return 2

@@ -1,22 +1,29 @@
 """Offline plan: what `pulumi up` would create for a stack, with no Azure account, credentials or
 Pulumi CLI. It evaluates the real program under mocks (scripts/offline.py), so it is not a preview:
-it cannot see what already exists, and names and IDs Azure assigns are placeholders.
+it cannot see what already exists, and names and IDs Azure assigns are placeholders. Given what is
+deployed (--state, a `pulumi stack export`) or an earlier stack file (--against <git revision>), it
+also says what the change does to the running model (scripts/changes.py).
 
-    ./scripts/plan [stack] [--json]
+    ./scripts/plan [stack] [--json] [--state export.json | --against <revision>] [--changes-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from components.workspace import REPLACE_ON_CHANGES
+from scripts import changes
 from scripts.offline import ProgramRun, run_program
-from scripts.stack_files import SECRET_PLACEHOLDER, StackFileError, load_stack_config
+from scripts.stack_files import ROOT, SECRET_PLACEHOLDER, StackFileError, load_stack_config
 from stacks.catalog import VM_SIZES
 from stacks.settings import ConfigError, Settings, parse_settings, placeholder_message
 
@@ -34,12 +41,50 @@ def stack_settings(stack: str, root: Path | None = None) -> tuple[dict[str, str]
     return config, parse_settings(config, stack, present_keys=config.keys())
 
 
-def build_plan(stack: str) -> dict[str, Any]:
-    config, settings = stack_settings(stack)
+def evaluate(config: dict[str, str], stack: str) -> ProgramRun:
+    """The program run for a stack file's config, as `pulumi preview` evaluates it (placeholders are
+    warnings here, not errors)."""
     secret_keys = tuple(key for key, value in config.items() if value == SECRET_PLACEHOLDER)
-    # Evaluated as `pulumi preview` evaluates it: placeholders are warnings here, not errors.
-    run = run_program(config, stack=stack, secret_keys=secret_keys, preview=True)
-    return plan_document(stack, settings, run)
+    return run_program(config, stack=stack, secret_keys=secret_keys, preview=True)
+
+
+def build_plan(stack: str, state: Path | None = None, against: str | None = None) -> dict[str, Any]:
+    config, settings = stack_settings(stack)
+    run = evaluate(config, stack)
+    document = plan_document(stack, settings, run)
+    if state is not None or against is not None:
+        old, source = deployed_workspace(stack, state, against)
+        document["comparedWith"] = source
+        document["changes"] = changes.describe_workspace_change(
+            old, document["workspace"], REPLACE_ON_CHANGES, settings.profile.readiness_timeout_minutes)
+    return document
+
+
+def deployed_workspace(stack: str, state: Path | None, against: str | None) -> tuple[dict | None, str]:
+    """The Workspace as deployed (a state export) or as an earlier stack file would make it."""
+    if state is not None:
+        try:
+            export = json.loads(state.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise StackFileError(f"{state} is not a `pulumi stack export` document: {error}") from None
+        return changes.workspace_in_state(export), f"the deployed state ({state.name})"
+    assert against is not None
+    shown = subprocess.run(["git", "show", f"{against}:Pulumi.{stack}.yaml"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None, f"Pulumi.{stack}.yaml at {against} (absent: a new stack)"
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        shutil.copy(ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+        (root / f"Pulumi.{stack}.yaml").write_text(shown.stdout, encoding="utf-8")
+        try:
+            config = load_stack_config(stack, root)
+            parse_settings(config, stack, present_keys=config.keys())
+        except (ConfigError, StackFileError):
+            return None, f"Pulumi.{stack}.yaml at {against} (not a valid stack file there: nothing to compare)"
+    run = evaluate(config, stack)
+    found = [r for r in run.resources if r.type == WORKSPACE_TYPE]
+    old = {k: v for k, v in found[0].inputs.items() if k != "__defaults"} if found else None
+    return old, f"Pulumi.{stack}.yaml at {against}"
 
 
 def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, Any]:
@@ -88,6 +133,7 @@ def render(plan: dict[str, Any]) -> str:
     system = plan["systemPool"]
     gpus = f"{plan['gpus']} x {plan['gpuModel']}" if plan["gpus"] else "no GPU"
     lines = [BANNER, ""]
+    lines += changes_lines(plan)
     for notice in plan["notices"]:
         lines.append(f"NOTE: {notice}")
     if plan["placeholders"]:
@@ -123,6 +169,15 @@ def render(plan: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def changes_lines(plan: dict[str, Any]) -> list[str]:
+    if "changes" not in plan:
+        return []
+    head = f"Compared with {plan['comparedWith']}:"
+    if not plan["changes"]:
+        return [head, "  the running model is not interrupted", ""]
+    return [head, *(f"  WARNING: {change}" for change in plan["changes"]), ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="./scripts/plan",
@@ -131,12 +186,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", nargs="?", default="dev",
                         help="stack whose Pulumi.<stack>.yaml to plan (default: dev)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    compared = parser.add_mutually_exclusive_group()
+    compared.add_argument("--state", type=Path, metavar="FILE",
+                          help="a `pulumi stack export` of the deployed stack: say what the change does to the model")
+    compared.add_argument("--against", metavar="REVISION",
+                          help="a git revision: compare with the stack file there (e.g. a pull request's base)")
+    parser.add_argument("--changes-only", action="store_true",
+                        help="with --state or --against: print only what the change does to the running model")
     args = parser.parse_args(argv)
+    if args.changes_only and args.state is None and args.against is None:
+        parser.error("--changes-only needs --state or --against")
     try:
-        plan = build_plan(args.stack)
+        plan = build_plan(args.stack, args.state, args.against)
     except (ConfigError, StackFileError) as error:
         print(f"plan: {error}", file=sys.stderr)
         return 2
+    if args.changes_only:
+        return print_safely("\n".join(changes_lines(plan)).rstrip())
     return print_safely(json.dumps(plan, indent=2) if args.json else render(plan))
 
 

@@ -1,0 +1,127 @@
+"""What a change to a stack does to its running model, in words, before `pulumi up` does it.
+
+KAITO refuses, or silently ignores, changes to most of a Workspace (components/workspace.py,
+IMMUTABLE_FIELDS), so kaito-aks replaces the Workspace instead: the old one is deleted, KAITO's GPU
+pool goes with it, and the model is away until the new one is ready. `pulumi preview` shows that as
+"replace"; this says which setting caused it and how long the model will be away.
+
+The comparison follows Pulumi's own rule for replaceOnChanges (a changed property under a listed
+path replaces; pulumi/pulumi@1a16857a:pkg/resource/deploy/step_generator.go applyReplaceOnChanges,
+sdk/go/common/resource/properties_path.go PropertyPath.Contains) plus the Kubernetes provider's
+(a new metadata.name or metadata.namespace is a new object). What was deployed comes from
+`pulumi stack export` (--state), or from the stack file at another git revision (--against).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from stacks import pulumi_internals
+
+WORKSPACE_TYPE = "kubernetes:kaito.sh/v1beta1:Workspace"
+# The Kubernetes provider replaces an object whose name or namespace changes.
+IDENTITY_PATHS = ("metadata.name", "metadata.namespace")
+# Which setting a changed field comes from, most specific first.
+SETTING_OF_FIELD = (
+    ("resource.instanceType", "kaito-aks:instanceType (the model's VM size)"),
+    ("resource.count", "kaito-aks:nodeCount"),
+    ("resource.labelSelector", "kaito-aks:workspaceName"),
+    ("inference.preset.name", "kaito-aks:model"),
+    ("inference.preset.presetOptions", "kaito-aks:hfToken (whether the Workspace uses a token)"),
+    ("inference.preset", "kaito-aks:model"),
+    ("inference.template", "the CPU model's server (kaito-aks:model, or a new llama.cpp image)"),
+    ("metadata.name", "kaito-aks:workspaceName"),
+    ("metadata.namespace", "kaito-aks:namespace"),
+)
+
+
+def leaf_paths(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a property value by its Pulumi property path (a.b[0].c)."""
+    if isinstance(value, dict) and value:
+        found: dict[str, Any] = {}
+        for key, item in value.items():
+            found.update(leaf_paths(item, f"{prefix}.{key}" if prefix else key))
+        return found
+    if isinstance(value, list) and value:
+        found = {}
+        for index, item in enumerate(value):
+            found.update(leaf_paths(item, f"{prefix}[{index}]"))
+        return found
+    return {prefix: value}
+
+
+def changed_paths(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    before, after = leaf_paths(_plain(old)), leaf_paths(_plain(new))
+    return sorted(path for path in set(before) | set(after) if before.get(path, _ABSENT) != after.get(path, _ABSENT))
+
+
+def path_parts(path: str) -> list[str]:
+    return [part for part in re.split(r"\.|\[(\d+|\*)\]", path) if part]
+
+
+def contains(rule: str, path: str) -> bool:
+    """Pulumi's PropertyPath.Contains: `rule` is `path` or one of its parents; `*` matches one step."""
+    rule_parts, path_parts_ = path_parts(rule), path_parts(path)
+    if len(path_parts_) < len(rule_parts):
+        return False
+    return all(want in ("*", got) for want, got in zip(rule_parts, path_parts_, strict=False))
+
+
+def planned_operation(old: dict[str, Any], new: dict[str, Any], replace_on_changes: list[str]) -> str:
+    """'same', 'update' or 'replace', as the engine would plan it for these inputs."""
+    changed = changed_paths(old, new)
+    if not changed:
+        return "same"
+    # The engine checks the provider's detailed paths and its changed top-level keys alike.
+    candidates = {*changed, *(path_parts(path)[0] for path in changed)}
+    rules = [*replace_on_changes, *IDENTITY_PATHS]
+    return "replace" if any(contains(rule, path) for rule in rules for path in candidates) else "update"
+
+
+def describe_workspace_change(
+    old: dict[str, Any] | None, new: dict[str, Any] | None, replace_on_changes: list[str], readiness_minutes: int
+) -> list[str]:
+    """Sentences for a person: what happens to the running model, and why."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        return [f"the model deployment is created: ready in up to {readiness_minutes} minutes"]
+    if new is None:
+        return ["the model deployment is removed (kaito-aks:paused): the model stops answering and KAITO's GPU "
+                "nodes go with it"]
+    if planned_operation(old, new, replace_on_changes) != "replace":
+        return []
+    changed = changed_paths(old, new)
+    causes: list[str] = []
+    for path in changed:
+        setting = next((words for field, words in SETTING_OF_FIELD if contains(field, path)), None)
+        if setting is not None and setting not in causes:
+            causes.append(setting)
+    return [
+        f"changing {', '.join(causes) or 'the Workspace'} replaces the model deployment: KAITO refuses that change "
+        f"to a running Workspace, so the old one is deleted first and the model is unavailable until the new one "
+        f"is ready (up to {readiness_minutes} minutes, kaito-aks's readiness limit for this size)"
+    ]
+
+
+def workspace_in_state(export: dict[str, Any]) -> dict[str, Any] | None:
+    """The deployed Workspace's inputs from a `pulumi stack export` document; None if there is none."""
+    resources = (export.get("deployment") or {}).get("resources") or []
+    found = [item for item in resources if item.get("type") == WORKSPACE_TYPE and not item.get("delete")]
+    return _plain(found[0].get("inputs") or {}) if found else None
+
+
+def _plain(value: Any) -> Any:
+    """Inputs without Pulumi's bookkeeping (`__defaults`) and secret wrappers, as plain JSON."""
+    if pulumi_internals.is_secret_value(value):
+        # In a state export a secret is ciphertext: compare it as an opaque marker.
+        return _plain(value["value"]) if "value" in value else "[secret]"
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if key != "__defaults"}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+_ABSENT = object()

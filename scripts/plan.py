@@ -105,6 +105,8 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
         "modelKind": "KAITO preset (GPU)" if settings.is_preset else "CPU model (llama.cpp, template Workspace)",
         "instanceType": settings.instance_type,
         "nodeCount": settings.node_count,
+        "nodesDecidedBy": (f"KAITO {settings.mode.kaito_version}'s node estimator (model and VM size)"
+                           if settings.mode.nodes_are_computed(settings.model) else "kaito-aks:nodeCount"),
         "gpus": size.gpu_count * settings.node_count,
         "gpuModel": size.gpu_model or None,
         "quotaFamily": size.quota_family,
@@ -144,7 +146,7 @@ def render(plan: dict[str, Any]) -> str:
         f"Stack            {plan['stack']} ({plan['region']}, modelSize {plan['modelSize']}, "
         f"kaitoInstall {plan['kaitoInstall']})",
         f"Model            {plan['model']} — {plan['modelKind']}",
-        f"VM size          {plan['nodeCount']} x {plan['instanceType']} ({gpus})",
+        f"VM size          {plan['nodeCount']} x {plan['instanceType']} ({gpus}; nodes: {plan['nodesDecidedBy']})",
         f"Quota needed     {plan['vcpusNeeded']} vCPUs of {plan['quotaFamily']}"
         + (f"; system pool {system['count']} x {system['vmSize']}: {system['vcpus']} vCPUs of {system['quotaFamily']}"
            if system["vcpus"] is not None else f"; system pool {system['count']} x {system['vmSize']}"),

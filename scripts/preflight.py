@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None, capacity_factory: Callable[[str], AzureC
         print_safely(json.dumps({**report.as_dict(), "ok": report.chosen is not None}, indent=2))
     elif report.chosen:
         print_safely("\n".join([
-            f"preflight for stack {args.stack}: {settings.model} on {settings.node_count} x {report.chosen} "
+            f"preflight for stack {args.stack}: {settings.model} on {report.home.chosen.nodes} x {report.chosen} "
             f"in {settings.location}: OK",
             render_table(report.home.checks),
             *report.explanation(),

@@ -49,13 +49,24 @@ class AddonPreset:
 
 @dataclass(frozen=True)
 class UpstreamModel:
-    """A Hugging Face model upstream KAITO 0.12 serves through vLLM."""
+    """A Hugging Face model upstream KAITO 0.12 serves through vLLM, with its catalog figures."""
 
     name: str
     weights_gib: float | None
-    """Size of the weights; None for a Hugging Face id outside the curated list (size unknown here)."""
+    """Size of the weights (modelFileSize); None for a Hugging Face id outside the curated list."""
     gated: bool | None
     """The repository needs an accepted licence (and a token); None when not known."""
+    kv_cache_bytes_per_token: int | None = None
+    """KV-cache bytes one token takes in fp16, as KAITO 0.12 computes it from the model's shape."""
+
+
+@dataclass(frozen=True)
+class KaitoGpuSize:
+    """A VM size as a KAITO version's own SKU table counts its GPUs."""
+
+    name: str
+    gpu_count: int
+    total_gpu_memory_gib: float
 
 
 @dataclass(frozen=True)
@@ -106,12 +117,26 @@ ADDON_PRESETS: dict[str, AddonPreset] = {
     for row in read_csv("kaito-presets-addon-v0.6.0.csv")
 }
 
+def kv_cache_bytes_per_token(hidden_size: int, layers: int, heads: int, kv_heads: int, head_dim: int | None) -> int:
+    """fp16 KV cache per token: 2 (K and V) x KV heads x head dim x layers x 2 bytes, the head dim
+    defaulting to hidden size / attention heads (kaito-project/kaito@v0.12.0:presets/workspace/generator/
+    generator.go calculateKVCacheTokenSize; the catalog models here use grouped-query attention)."""
+    return 2 * kv_heads * (head_dim or hidden_size // heads) * layers * 2
+
+
 _UPSTREAM_ROWS = read_csv("kaito-upstream-v0.12.0.csv")
 UPSTREAM_MODELS: dict[str, UpstreamModel] = {
-    row["name"]: UpstreamModel(row["name"], float(row["weights_gib"]), row["gated"] == "True")
+    row["name"]: UpstreamModel(
+        row["name"], float(row["weights_gib"]), row["gated"] == "True",
+        kv_cache_bytes_per_token(int(row["hidden_size"]), int(row["layers"]), int(row["heads"]),
+                                 int(row["kv_heads"]), int(row["head_dim"]) if row["head_dim"] else None),
+    )
     for row in _UPSTREAM_ROWS if row["kind"] == "model"
 }
-UPSTREAM_SKUS: frozenset[str] = frozenset(row["name"] for row in _UPSTREAM_ROWS if row["kind"] == "sku")
+UPSTREAM_SKUS: dict[str, KaitoGpuSize] = {
+    row["name"]: KaitoGpuSize(row["name"], int(row["gpu_count"]), float(row["total_gpu_memory_gib"]))
+    for row in _UPSTREAM_ROWS if row["kind"] == "sku"
+}
 
 TEMPLATE_MODELS: dict[str, TemplateModel] = {
     "qwen2.5-0.5b-instruct": TemplateModel(

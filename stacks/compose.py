@@ -72,7 +72,9 @@ def compose(settings: Settings) -> dict[str, Any]:
             workspace_name=settings.workspace_name,
             namespace=config.namespace,
             instance_type=settings.instance_type,
-            node_count=settings.node_count,
+            # What the Workspace asks for; KAITO 0.12 computes its own count for vLLM models (and
+            # ignores this deprecated field), KAITO 0.6.0 creates exactly this many nodes.
+            node_count=config.node_count,
             preset=settings.model if settings.is_preset else None,
             pod_template=None if settings.is_preset else cpu_model_pod_template(settings, labels),
             hf_token=hf_token,

@@ -19,6 +19,7 @@ from stacks.catalog import (
     UPSTREAM_SKUS,
     VM_SIZES,
     AddonPreset,
+    KaitoGpuSize,
     TemplateModel,
     UpstreamModel,
     VmSize,
@@ -80,10 +81,18 @@ class InstallMode(ABC):
             return [f"{size.name} has no GPU; {model} is a GPU model"]
         return self.gpu_shortfalls(model, size, node_count)
 
+    def model_nodes(self, model: str, size: VmSize, requested: int) -> int:
+        """How many nodes of `size` KAITO creates for `model` when the Workspace asks for `requested`."""
+        return requested
+
+    def nodes_are_computed(self, model: str) -> bool:
+        """KAITO decides the node count itself (kaito-aks:nodeCount does not apply)."""
+        return False
+
     def sizes_that_fit(self, model: str, node_count: int, region: str) -> list[VmSize]:
-        """Every catalog size that can serve `model` on `node_count` nodes, cheapest first in `region`."""
+        """Every catalog size that can serve `model`, cheapest first in `region` for the nodes it takes."""
         fits = [size for size in VM_SIZES.values() if not self.shortfalls(model, size, node_count)]
-        return sorted(fits, key=lambda size: _price_order(size, region))
+        return sorted(fits, key=lambda size: _price_order(size, self.model_nodes(model, size, node_count), region))
 
     # --- messages ------------------------------------------------------------------------------
 
@@ -135,10 +144,6 @@ class UpstreamMode(InstallMode):
     enables_aks_addon = False
     installs_kaito = True
     model_without_token = "openai/gpt-oss-20b"
-    # KAITO 0.12 does not compare GPU memory with the weights at admission when vLLM provisions
-    # nodes itself, and a server needs room for the KV cache and activations beyond the weights:
-    # kaito-aks asks for this much more before it calls a size a fit.
-    memory_margin = 1.2
 
     def model(self, name: str) -> UpstreamModel | None:
         """A curated model, a generic Hugging Face id (size unknown), or None."""
@@ -166,20 +171,58 @@ class UpstreamMode(InstallMode):
     def token_reason(self, model: str) -> str:
         return "is gated on Hugging Face"
 
+    def nodes_are_computed(self, model: str) -> bool:
+        return self.is_gpu_model(model)
+
     def gpu_shortfalls(self, model: str, size: VmSize, node_count: int) -> list[str]:
         if size.name not in UPSTREAM_SKUS:
             return [f"{size.name} is not a size KAITO {self.kaito_version} provisions (no T4 or V100)"]
         known = self.model(model)
-        if known is None or known.weights_gib is None:
+        if known is None or known.weights_gib is None or known.kv_cache_bytes_per_token is None:
             return []
-        needed = known.weights_gib * self.memory_margin
-        total = node_count * size.total_gpu_memory_gib
-        if total < needed:
-            return [
-                f"{node_count} x {size.name} has {total:g} GiB of GPU memory; {model}'s weights are "
-                f"{known.weights_gib:g} GiB and serving them needs about {needed:.0f} GiB"
-            ]
-        return []
+        estimate = estimate_nodes(known, UPSTREAM_SKUS[size.name])
+        return [] if isinstance(estimate, int) else [estimate]
+
+    def model_nodes(self, model: str, size: VmSize, requested: int) -> int:
+        # KAITO 0.12 ignores resource.count for vLLM and computes status.targetNodeCount from the model
+        # and the VM size (kaito-project/kaito@v0.12.0:pkg/workspace/controllers/workspace_controller.go,
+        # the vLLM branch calls the node estimator); CPU (template) Workspaces keep `count`.
+        known = self.model(model)
+        if known is None or known.weights_gib is None or known.kv_cache_bytes_per_token is None:
+            return requested
+        if size.name not in UPSTREAM_SKUS:
+            return requested
+        estimate = estimate_nodes(known, UPSTREAM_SKUS[size.name])
+        return estimate if isinstance(estimate, int) else requested
+
+
+# KAITO 0.12's node estimator, kaito-project/kaito@v0.12.0:pkg/workspace/estimator/nodesestimator/estimator.go:
+# vLLM may use this fraction of each GPU ...
+GPU_MEMORY_UTILIZATION = 0.84
+# ... weights take ~2% more once loaded than on disk ...
+WEIGHT_EXPANSION_FACTOR = 1.02
+# ... each GPU carries a fixed overhead plus one that grows with its share of the weights ...
+BASE_OVERHEAD_GIB = 2.3
+OVERHEAD_WEIGHT_FACTOR = 0.05
+# ... and the KV cache is sized for this context length unless inference.config sets max-model-len
+# (kaito-aks sets no inference.config).
+DEFAULT_MAX_MODEL_LEN = 2048
+GIB = 1024**3
+
+
+def estimate_nodes(model: UpstreamModel, size: KaitoGpuSize, max_model_len: int = DEFAULT_MAX_MODEL_LEN) -> int | str:
+    """status.targetNodeCount as KAITO 0.12 computes it, or why it refuses the size (its error, in words)."""
+    assert model.weights_gib is not None and model.kv_cache_bytes_per_token is not None
+    weights = model.weights_gib * GIB * WEIGHT_EXPANSION_FACTOR
+    per_gpu = (size.total_gpu_memory_gib * GIB) // size.gpu_count
+    available = per_gpu * GPU_MEMORY_UTILIZATION
+    fixed_reserve = BASE_OVERHEAD_GIB * GIB + max_model_len * model.kv_cache_bytes_per_token / size.gpu_count
+    if available <= fixed_reserve:
+        return (f"{size.name}'s GPUs ({per_gpu / GIB:g} GiB each) are too small for {model.name}: KAITO's estimator "
+                f"needs {fixed_reserve / GIB:.1f} GiB per GPU for overhead and KV cache alone")
+    room_per_gpu = (available - fixed_reserve) / (1 + OVERHEAD_WEIGHT_FACTOR)
+    gpus = int(weights / room_per_gpu) + 1
+    return -(-gpus // size.gpu_count)
 
 
 ADDON = AddonMode()
@@ -234,7 +277,7 @@ def closest_hint(text: str, names: list[str]) -> str:
     return f" — did you mean '{close[0]}'?" if close else ""
 
 
-def _price_order(size: VmSize, region: str) -> tuple[bool, float, str]:
-    # Sizes without a known price go last; ties break on name so the order is stable.
+def _price_order(size: VmSize, nodes: int, region: str) -> tuple[bool, float, int, str]:
+    # Sizes without a known price go last; ties go to fewer nodes, then to the name, so the order is stable.
     hourly = prices.usd_per_hour(size.name, region)
-    return (hourly is None, hourly or 0.0, size.name)
+    return (hourly is None, (hourly or 0.0) * nodes, nodes, size.name)

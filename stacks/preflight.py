@@ -70,6 +70,7 @@ class SizeCheck:
     size: str
     region: str
     vcpus_needed: int
+    nodes: int = 1
     offered: bool = True
     offer_note: str = "offered"
     family: str = ""
@@ -85,7 +86,7 @@ class SizeCheck:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "size": self.size, "region": self.region, "ok": self.ok, "offered": self.offered,
+            "size": self.size, "region": self.region, "nodes": self.nodes, "ok": self.ok, "offered": self.offered,
             "offerNote": self.offer_note, "quotaFamily": self.family, "vcpusNeeded": self.vcpus_needed,
             "familyQuota": self.family_counter.describe() if self.family_counter else None,
             "regionalQuota": self.regional_counter.describe() if self.regional_counter else None,
@@ -129,7 +130,7 @@ class PreflightReport:
     def failure_message(self) -> str:
         settings = self.settings
         head = (
-            f"preflight: no VM size for {settings.model} on {settings.node_count} node(s) is available in "
+            f"preflight: no VM size for {settings.model} is available in "
             f"{settings.location} for subscription {self.subscription_id}. Nothing was created."
         )
         table = render_table(self.home.checks)
@@ -168,7 +169,8 @@ class PreflightReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.settings.stack, "region": self.settings.location, "model": self.settings.model,
-            "nodeCount": self.settings.node_count, "subscriptionId": self.subscription_id, "chosen": self.chosen,
+            "nodeCount": self.home.chosen.nodes if self.home.chosen else None,
+            "subscriptionId": self.subscription_id, "chosen": self.chosen,
             "checks": [check.as_dict() for check in self.home.checks],
             "otherRegions": [
                 {"region": r.region, "chosen": r.chosen.size if r.chosen else None,
@@ -180,12 +182,13 @@ class PreflightReport:
 
 def render_table(checks: Iterable[SizeCheck]) -> str:
     header = (
-        "VM size", "region", "offered", "family quota used/limit", "regional used/limit", "vCPUs needed", "verdict",
+        "VM size", "nodes", "region", "offered", "family quota used/limit", "regional used/limit", "vCPUs needed",
+        "verdict",
     )
     rows = [header]
     for c in checks:
         rows.append((
-            c.size, c.region, "yes" if c.offered else f"no ({c.offer_note})",
+            c.size, str(c.nodes), c.region, "yes" if c.offered else f"no ({c.offer_note})",
             f"{c.family} {c.family_counter.describe()}" if c.family_counter else (c.family or "-"),
             c.regional_counter.describe() if c.regional_counter else "-",
             str(c.vcpus_needed), "ok" if c.ok else "; ".join(c.problems),
@@ -255,7 +258,8 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     checks = []
     for size in candidates:
         vcpus_each, family = _size_facts(size, sku_index)
-        check = SizeCheck(size=size, region=region, vcpus_needed=vcpus_each * settings.node_count, family=family)
+        nodes = settings.nodes_on(VM_SIZES[size])
+        check = SizeCheck(size=size, region=region, vcpus_needed=vcpus_each * nodes, family=family, nodes=nodes)
         sku = sku_index.get(size.lower())
         if sku is None:
             check.offered, check.offer_note = False, f"not offered in {region}"

@@ -76,8 +76,12 @@ class Settings:
 
     @property
     def node_count(self) -> int:
-        """Model nodes KAITO creates."""
-        return self.config.node_count
+        """Model nodes KAITO creates: kaito-aks:nodeCount, or what KAITO 0.12 computes for the model."""
+        return self.nodes_on(self.vm_size)
+
+    def nodes_on(self, size: VmSize) -> int:
+        """Model nodes KAITO creates on `size` (preflight weighs each candidate size with its own count)."""
+        return self.mode.model_nodes(self.model, size, self.config.node_count)
 
     @property
     def needs_model_access_secret(self) -> bool:
@@ -193,6 +197,14 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
             f"choose a model that needs none, e.g. {mode.model_without_token})"
         )
     if "node_count" in invalid or "instance_type" in invalid or "location" in invalid:
+        return None
+    if mode.nodes_are_computed(model) and config.node_count != 1:
+        problems.append(
+            f"{key}nodeCount '{config.node_count}' is not used by KAITO {mode.kaito_version}: it computes the node "
+            f"count of a vLLM Workspace itself, from the model and the VM size (resource.count is deprecated); "
+            f"remove it with `pulumi config rm {key}nodeCount`, or set {key}instanceType to a size with more GPUs "
+            f"(the plan shows the nodes KAITO will create)"
+        )
         return None
 
     notices: list[str] = []
@@ -316,6 +328,11 @@ def fitting_sizes_hint(mode: InstallMode, model: str, nodes: int, region: str) -
     fitting = mode.sizes_that_fit(model, nodes, region)
     if not fitting:
         return f"no size kaito-aks knows fits {model} on {nodes} node(s); raise {PROJECT}:nodeCount"
+    if mode.nodes_are_computed(model):
+        return f"sizes that fit {model}, cheapest first in {region} for the nodes KAITO creates: " + ", ".join(
+            f"{mode.model_nodes(model, size, nodes)} x {size.name} ({_price_text(size.name, region)})"
+            for size in fitting[:6]
+        )
     return f"sizes that fit {model} on {nodes} node(s), cheapest first in {region}: " + ", ".join(
         f"{size.name} ({_price_text(size.name, region)})" for size in fitting[:6]
     )
@@ -326,9 +343,12 @@ def _size_change_notice(
 ) -> str:
     first = profile.instance_types[0]
     why = "; ".join(mode.shortfalls(model, VM_SIZES[first], nodes))
+    chosen_nodes = mode.model_nodes(model, VM_SIZES[chosen], nodes)
+    before_nodes = mode.model_nodes(model, VM_SIZES[first], nodes)
     before, after = prices.usd_per_hour(first, region), prices.usd_per_hour(chosen, region)
     difference = (
-        f"{'+' if after >= before else '-'}${abs(after - before) * nodes:.3f}/h for {nodes} node(s)"
+        f"{'+' if after * chosen_nodes >= before * before_nodes else '-'}"
+        f"${abs(after * chosen_nodes - before * before_nodes):.3f}/h for {chosen_nodes} node(s)"
         if before is not None and after is not None else "price difference unknown"
     )
     return (

@@ -33,7 +33,7 @@ def test_plan_shows_model_size_quota_and_cost(model_size):
     hourly = prices.usd_per_hour(size.name, "eastus") + prices.usd_per_hour(system.name, "eastus")
     assert text.startswith("OFFLINE PLAN — evaluated under mocks, not a `pulumi preview`")
     assert f"Model            {profile.model} — " in text
-    assert f"VM size          1 x {size.name} ({gpus})" in text
+    assert f"VM size          1 x {size.name} ({gpus}; nodes: kaito-aks:nodeCount)" in text
     assert (f"Quota needed     {size.vcpus} vCPUs of {size.quota_family}; system pool 1 x {system.name}: "
             f"{system.vcpus} vCPUs of {system.quota_family}") in text
     assert f"Estimated cost   ${hourly:.3f}/h, ${round(hourly * 730, 2):,.2f}/month (730 h)" in text

@@ -13,7 +13,7 @@ from components.kaito_install import GPU_PROVISIONER_CHART, KAITO_CHART_VERSION,
 from scripts import offline
 from stacks.profiles import UPSTREAM_PROFILES
 from stacks.settings import ConfigError
-from tests.harness import HF_TOKEN, ProgramRun, run_failing_program, size_config, size_program
+from tests.harness import HF_TOKEN, ProgramRun, run_failing_program, settings_of, size_config, size_program
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_V012 = json.loads((SCHEMAS / "workspace-v1beta1-v0.12.0.strict.schema.json").read_text())
@@ -166,8 +166,8 @@ def test_any_hugging_face_id_with_an_explicit_size():
           "microsoft/Phi-4-mini-instruct"]),
         (size_config("small", kaitoInstall="upstream", model="Qwen/Qwen3-0.6B"),
          ["'Qwen/Qwen3-0.6B' is not in kaito-aks's list", "Set kaito-aks:instanceType"]),
-        (size_config("large", kaitoInstall="upstream", instanceType="Standard_NC24ads_A100_v4"),
-         ["80 GiB of GPU memory", "121.54 GiB", "cheapest first in eastus: Standard_NC48ads_A100_v4"]),
+        (size_config("large", kaitoInstall="upstream", nodeCount=2),
+         ["kaito-aks:nodeCount '2' is not used by KAITO 0.12.0", "pulumi config rm kaito-aks:nodeCount"]),
         (size_config("medium", kaitoInstall="upstream", model="meta-llama/Llama-3.3-70B-Instruct",
                      instanceType="Standard_NC96ads_A100_v4"),
          ["kaito-aks:hfToken is not set", "is gated on Hugging Face"]),
@@ -186,3 +186,50 @@ def test_bad_combinations_are_refused_before_any_resource(config, fragments):
 def test_addon_workspaces_still_match_kaito_0_6_0s_schema_only():
     document = manifest(size_program("small"))
     jsonschema.validate(document, SCHEMA_V060)
+
+
+# KAITO 0.12's node estimator, worked by hand from kaito-project/kaito@v0.12.0:pkg/workspace/estimator/
+# nodesestimator/estimator.go with the catalog's figures (model_catalog.yaml) and its SKU table
+# (pkg/sku/azure_sku_handler.go), at the default 2048-token context.
+ESTIMATES = [
+    ("Qwen/Qwen3-8B-AWQ", "Standard_NV36ads_A10_v5", 1),
+    ("openai/gpt-oss-20b", "Standard_NC24ads_A100_v4", 1),
+    ("openai/gpt-oss-120b", "Standard_NC24ads_A100_v4", 3),  # 3 GPUs of 80 GiB, one per node
+    ("openai/gpt-oss-120b", "Standard_NC48ads_A100_v4", 2),  # 3 GPUs, two per node
+    ("openai/gpt-oss-120b", "Standard_NC96ads_A100_v4", 1),
+    ("openai/gpt-oss-120b", "Standard_NC80adis_H100_v5", 1),
+    ("google/gemma-3-27b-it", "Standard_NC24ads_A100_v4", 1),
+    ("meta-llama/Llama-3.3-70B-Instruct", "Standard_NC96ads_A100_v4", 1),
+]
+
+
+@pytest.mark.parametrize(("model", "size", "nodes"), ESTIMATES)
+def test_the_nodes_kaito_0_12_creates_are_the_ones_planned_costed_and_checked(model, size, nodes):
+    from stacks import prices
+    from stacks.catalog import VM_SIZES
+
+    overrides = {"model": model, "instanceType": size}
+    if model.startswith(("google/", "meta-llama/")):
+        overrides["hfToken"] = HF_TOKEN
+    run = upstream("large", **overrides)
+    expected = nodes * prices.usd_per_hour(size, "eastus") + prices.usd_per_hour("Standard_D4s_v5", "eastus")
+    assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
+    settings = settings_of(size_config("large", "upstream", **overrides))
+    assert settings.node_count == nodes
+    assert settings.nodes_on(VM_SIZES[size]) == nodes
+    # The Workspace still asks for the CRD's default count, a field KAITO 0.12 ignores for vLLM.
+    assert manifest(run)["resource"]["count"] == 1
+
+
+def test_the_plan_of_upstream_large_shows_kaitos_node_count_and_its_cost():
+    from scripts import plan as plan_command
+    from stacks import prices
+
+    config = size_config("large", "upstream", instanceType="Standard_NC48ads_A100_v4")
+    document = plan_command.plan_document("test", settings_of(config), upstream("large", instanceType=
+                                                                                 "Standard_NC48ads_A100_v4"))
+    assert (document["nodeCount"], document["gpus"]) == (2, 4)
+    assert document["nodesDecidedBy"] == "KAITO 0.12.0's node estimator (model and VM size)"
+    size = prices.usd_per_hour("Standard_NC48ads_A100_v4", "eastus")
+    assert document["estimatedHourlyCostUsd"] == pytest.approx(2 * size + prices.usd_per_hour("Standard_D4s_v5",
+                                                                                              "eastus"))

@@ -1,16 +1,24 @@
-"""UpstreamKaito: KAITO installed from its own Helm charts, with the GPU provisioner signing in to
-Azure through workload identity (kaito-aks:kaitoInstall=upstream).
+"""UpstreamKaito: KAITO installed from its own Helm charts (kaito-aks:kaitoInstall=upstream).
 
-Two charts, versions pinned:
-- KAITO's workspace controller (chart `workspace` from KAITO's published Helm repository);
-- Azure's gpu-provisioner, which creates an AKS agent pool for each Workspace. Its service account
-  gpu-provisioner/gpu-provisioner signs in as a user-assigned identity through a federated
-  credential on the cluster's OIDC issuer. That identity gets Contributor on the managed cluster
-  resource and nothing wider: the provisioner only creates, reads and deletes agent pools, which
-  are child resources of the cluster (AKS's own identity then builds the VMs in the node resource
-  group). This is the scope KAITO's Azure setup guide uses.
-The federated credential and the role assignment exist before the provisioner chart is installed,
-so its first pod already gets a token: no "restart the deployment" step.
+KAITO's workspace controller, chart `workspace` 0.12.0 from KAITO's Helm repository, installed as
+KAITO's Azure guide does (kaito-project/kaito@v0.12.0:website/docs/installation.md: release
+kaito-workspace in namespace kaito-workspace, `clusterName`), with the node provisioner it drives:
+
+- `karpenter` (the default, what KAITO 0.12 recommends for new clusters,
+  kaito-project/kaito@v0.12.0:website/docs/azure.md): the chart's `nodeProvisioner=karpenter` and
+  the AKSNodeClasses it creates at start (`karpenterProviders.azure.nodeClasses`, set here as the
+  chart's own defaults so the program states what it asks for; charts/kaito/workspace/values.yaml at
+  v0.12.0). Karpenter itself is the Karpenter component, installed first: KAITO's controller needs
+  its CRDs at start (pkg/nodeprovision/karpenter/provisioner.go).
+- `gpu-provisioner` (deprecated by KAITO 0.12, for stacks created before kaito-aks moved to
+  Karpenter): Azure's gpu-provisioner at the version KAITO 0.12 pins (GPU_PROVISIONER_VERSION in
+  kaito-project/kaito@v0.12.0:Makefile; 0.3.6 and later know the KaitoNodeClass 0.12's NodeClaims
+  name), with the values its configure-helm-values.sh writes. Its service account
+  gpu-provisioner/gpu-provisioner signs in through a federated credential as an identity with
+  Contributor on the managed cluster resource: it creates, reads and deletes agent pools, child
+  resources of the cluster. The chart's default `nodeProvisioner` is this one.
+The provisioner's identity exists before its chart is installed, so its first pod already gets a
+token: no "restart the deployment" step.
 """
 
 from __future__ import annotations
@@ -23,21 +31,29 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.identity import RoleGrant, WorkloadIdentity, WorkloadIdentityArgs
+from components.kubernetes import inherited_dependencies
 
 KAITO_HELM_REPO = "https://kaito-project.github.io/kaito/charts/kaito"
 KAITO_CHART_VERSION = "0.12.0"
-GPU_PROVISIONER_VERSION = "0.3.5"
+GPU_PROVISIONER_VERSION = "0.4.4"
 GPU_PROVISIONER_CHART = (
     f"https://github.com/Azure/gpu-provisioner/raw/gh-pages/charts/gpu-provisioner-{GPU_PROVISIONER_VERSION}.tgz"
 )
 KAITO_NAMESPACE = "kaito-workspace"
 PROVISIONER_NAMESPACE = "gpu-provisioner"
 PROVISIONER_SERVICE_ACCOUNT = "gpu-provisioner"
+NODE_PROVISIONERS = ("karpenter", "gpu-provisioner")
+# The chart's default node classes (charts/kaito/workspace/values.yaml at v0.12.0): KAITO creates one
+# karpenter.azure.com/v1beta1 AKSNodeClass per entry; Workspaces use the default one.
+AKS_NODE_CLASSES: list[dict[str, Any]] = [
+    {"name": "image-family-ubuntu", "default": True, "spec": {"imageFamily": "Ubuntu2204", "osDiskSizeGB": 300}},
+    {"name": "image-family-azure-linux", "spec": {"imageFamily": "AzureLinux", "osDiskSizeGB": 300}},
+]
 
 
 @dataclass(frozen=True)
 class UpstreamKaitoArgs:
-    """The cluster KAITO is installed into, as the provisioner must know it."""
+    """The cluster KAITO is installed into, and which node provisioner it drives."""
 
     cluster_name: str
     resource_group_name: pulumi.Input[str]
@@ -45,33 +61,25 @@ class UpstreamKaitoArgs:
     cluster_id: pulumi.Input[str]
     node_resource_group: pulumi.Input[str]
     oidc_issuer_url: pulumi.Input[str]
+    node_provisioner: str = "karpenter"
+    """karpenter (installed separately, before this) or gpu-provisioner (installed here)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class UpstreamKaito(pulumi.ComponentResource):
-    """KAITO's workspace controller and the Azure GPU provisioner, with the provisioner's identity."""
+    """KAITO's workspace controller, and the gpu-provisioner with its identity when that is the provisioner.
 
-    identity: WorkloadIdentity
+    The Kubernetes provider comes through `opts` (`providers=[provider]`)."""
+
+    identity: WorkloadIdentity | None
+    """The gpu-provisioner's identity; None with Karpenter (the Karpenter component has its own)."""
 
     def __init__(self, name: str, args: UpstreamKaitoArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:kaito_install:UpstreamKaito", name, {}, opts)
-        subscription_id = pulumi.Output.from_input(args.cluster_id).apply(subscription_of)
-
-        self.identity = WorkloadIdentity(
-            f"{name}-gpu-provisioner",
-            WorkloadIdentityArgs(
-                identity_name=f"id-{args.cluster_name}-gpu-provisioner",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                oidc_issuer_url=args.oidc_issuer_url,
-                namespace=PROVISIONER_NAMESPACE,
-                service_account=PROVISIONER_SERVICE_ACCOUNT,
-                subscription_id=subscription_id,
-                roles=[RoleGrant("Contributor", args.cluster_id, "cluster")],
-                tags=args.tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        if args.node_provisioner not in NODE_PROVISIONERS:
+            raise ValueError(f"node_provisioner must be one of {NODE_PROVISIONERS}, not {args.node_provisioner!r}")
+        # With Karpenter, what the component waits for (its CRDs must exist when KAITO starts).
+        after = inherited_dependencies(opts)
 
         self.workspace_controller = k8s.helm.v3.Release(
             f"{name}-workspace-controller",
@@ -81,35 +89,61 @@ class UpstreamKaito(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KAITO_HELM_REPO),
             namespace=KAITO_NAMESPACE,
             create_namespace=True,
-            values={"clusterName": args.cluster_name},
-            opts=pulumi.ResourceOptions(parent=self),
+            values=workspace_chart_values(args.cluster_name, args.node_provisioner),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
-        self.gpu_provisioner = k8s.helm.v3.Release(
-            f"{name}-gpu-provisioner",
-            name="gpu-provisioner",
-            chart=GPU_PROVISIONER_CHART,
-            namespace=PROVISIONER_NAMESPACE,
-            create_namespace=True,
-            values=gpu_provisioner_values(
-                subscription_id=subscription_id,
-                location=args.location,
-                cluster_name=args.cluster_name,
-                resource_group=args.resource_group_name,
-                node_resource_group=args.node_resource_group,
-                client_id=self.identity.client_id,
-                tenant_id=self.identity.tenant_id,
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[
-                    self.identity.federated_credential, *self.identity.role_assignments, self.workspace_controller,
-                ],
-            ),
-        )
-        self.register_outputs({
-            "provisionerClientId": self.identity.client_id,
-            "workspaceControllerStatus": self.workspace_controller.status,
-        })
+
+        self.identity = None
+        self.gpu_provisioner: k8s.helm.v3.Release | None = None
+        if args.node_provisioner == "gpu-provisioner":
+            subscription_id = pulumi.Output.from_input(args.cluster_id).apply(subscription_of)
+            self.identity = WorkloadIdentity(
+                f"{name}-gpu-provisioner",
+                WorkloadIdentityArgs(
+                    identity_name=f"id-{args.cluster_name}-gpu-provisioner",
+                    resource_group_name=args.resource_group_name,
+                    location=args.location,
+                    oidc_issuer_url=args.oidc_issuer_url,
+                    namespace=PROVISIONER_NAMESPACE,
+                    service_account=PROVISIONER_SERVICE_ACCOUNT,
+                    subscription_id=subscription_id,
+                    roles=[RoleGrant("Contributor", args.cluster_id, "cluster")],
+                    tags=args.tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.gpu_provisioner = k8s.helm.v3.Release(
+                f"{name}-gpu-provisioner",
+                name="gpu-provisioner",
+                chart=GPU_PROVISIONER_CHART,
+                namespace=PROVISIONER_NAMESPACE,
+                create_namespace=True,
+                values=gpu_provisioner_values(
+                    subscription_id=subscription_id,
+                    location=args.location,
+                    cluster_name=args.cluster_name,
+                    resource_group=args.resource_group_name,
+                    node_resource_group=args.node_resource_group,
+                    client_id=self.identity.client_id,
+                    tenant_id=self.identity.tenant_id,
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[
+                        self.identity.federated_credential, *self.identity.role_assignments, self.workspace_controller,
+                    ],
+                ),
+            )
+        self.register_outputs({"workspaceControllerStatus": self.workspace_controller.status})
+
+
+def workspace_chart_values(cluster_name: str, node_provisioner: str) -> dict[str, Any]:
+    """KAITO's chart values. With the gpu-provisioner they stay what they were (its chart default)."""
+    values: dict[str, Any] = {"clusterName": cluster_name}
+    if node_provisioner == "karpenter":
+        values["nodeProvisioner"] = "karpenter"
+        values["karpenterProviders"] = {"azure": {"nodeClasses": AKS_NODE_CLASSES}}
+    return values
 
 
 def subscription_of(arm_id: str) -> str:

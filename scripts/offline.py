@@ -32,6 +32,7 @@ PROJECT = "kaito-aks"
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 TENANT = "00000000-0000-0000-0000-0000000000bb"
 PUBLIC_IP = "20.81.112.7"
+FAKE_SSH_PUBLIC_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAACAQDkaitoakstestkeyonly\n"
 FAKE_KUBECONFIG = """apiVersion: v1
 kind: Config
 clusters:
@@ -133,6 +134,23 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
                       f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}")
             return arm_id, {**inputs, "name": name, "clientId": _uuid("client", name),
                             "principalId": _uuid("principal", name), "tenantId": TENANT}
+        if args.typ == "azure-native:network:VirtualNetwork":
+            name = inputs["virtualNetworkName"]
+            arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+                      f"/providers/Microsoft.Network/virtualNetworks/{name}")
+            return arm_id, {**inputs, "name": name, "resourceGuid": _uuid("vnet", name)}
+        if args.typ == "azure-native:network:Subnet":
+            name = inputs["subnetName"]
+            arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+                      f"/providers/Microsoft.Network/virtualNetworks/{inputs['virtualNetworkName']}/subnets/{name}")
+            return arm_id, {**inputs, "name": name}
+        if args.typ == "random:index/randomString:RandomString":
+            return f"{args.name}-id", {**inputs, "result": _token(args.name, inputs["length"])}
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            return f"{args.name}-id", {**inputs, "result": _token(args.name, inputs["length"])}
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            return f"{args.name}-id", {**inputs, "publicKeyOpenssh": FAKE_SSH_PUBLIC_KEY,
+                                        "privateKeyPem": "-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n"}
         if args.typ == "kubernetes:helm.sh/v3:Release":
             return f"{inputs.get('namespace')}/{inputs.get('name')}", {
                 **inputs,
@@ -158,8 +176,16 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
         kubelet = f"{name}-agentpool"
         oidc = {**inputs.get("oidcIssuerProfile", {}),
                 "issuerURL": f"https://{location}.oic.prod-aks.azure.com/{TENANT}/4f1b2c3d-0000-4000-8000-00000000c1a5/"}
+        identity = dict(inputs.get("identity") or {})
+        if "userAssignedIdentities" in identity:
+            # Given as a list of identity IDs, answered as a map of them to their principal and client IDs.
+            identity["userAssignedIdentities"] = {
+                assigned: {"principalId": _uuid("principal", assigned), "clientId": _uuid("client", assigned)}
+                for assigned in identity["userAssignedIdentities"]
+            }
         return arm_id, {
             **inputs,
+            "identity": identity,
             "name": name,
             "oidcIssuerProfile": oidc,
             "nodeResourceGroup": node_group,
@@ -178,6 +204,11 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             value = base64.b64encode(FAKE_KUBECONFIG.encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
         raise AssertionError(f"the program made an unexpected call: {args.token}")
+
+
+def _token(name: str, length: int) -> str:
+    """A stable lower-case alphanumeric string, as pulumi-random would make (once) for these options."""
+    return (uuid.uuid5(uuid.NAMESPACE_DNS, f"token.{name}").hex * 2)[:int(length)]
 
 
 def _uuid(kind: str, name: str) -> str:

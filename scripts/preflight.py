@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None, capacity_factory: Callable[[str], AzureC
         else:
             print(f"preflight: {error}", file=sys.stderr)
         return 2
+    if report.blocking is not None:
+        if args.json:
+            print_safely(json.dumps({**report.as_dict(), "ok": False, "error": report.blocking}, indent=2))
+        else:
+            print(report.blocking, file=sys.stderr)
+        return 1
     if args.json:
         print_safely(json.dumps({**report.as_dict(), "ok": report.chosen is not None}, indent=2))
     elif report.chosen:

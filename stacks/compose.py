@@ -12,7 +12,8 @@ from components.budget import CostBudget, CostBudgetArgs
 from components.cluster import AksCluster, AksClusterArgs
 from components.demo_app import DemoApp, DemoAppArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget
-from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
+from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs, subscription_of
+from components.karpenter import Karpenter, KarpenterArgs
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
@@ -40,12 +41,38 @@ def compose(settings: Settings) -> dict[str, Any]:
             kubernetes_version=config.kubernetes_version,
             tags=settings.tags,
             ai_toolchain_operator=settings.mode.enables_aks_addon,
+            own_subnet=settings.uses_karpenter,
         ),
     )
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
     extra_outputs: dict[str, Any] = {}
     kaito_ready = on_cluster
     if settings.mode.installs_kaito:
+        provisioner: list[pulumi.Resource] = []
+        if settings.uses_karpenter:
+            assert cluster.node_subnet_id is not None and cluster.node_vnet_guid is not None
+            karpenter = Karpenter(
+                "karpenter",
+                KarpenterArgs(
+                    cluster_name=settings.cluster_name,
+                    location=settings.location,
+                    subscription_id=cluster.cluster_id.apply(subscription_of),
+                    resource_group_name=cluster.resource_group_name,
+                    node_resource_group=cluster.node_resource_group,
+                    oidc_issuer_url=cluster.oidc_issuer_url,
+                    cluster_endpoint=cluster.endpoint,
+                    node_subnet_id=cluster.node_subnet_id,
+                    vnet_guid=cluster.node_vnet_guid,
+                    kubelet_identity_resource_id=cluster.kubelet_identity_resource_id,
+                    kubelet_identity_client_id=cluster.kubelet_identity_client_id,
+                    network=cluster.network,
+                    labels=kubernetes_labels(settings, component="node-provisioner", name="karpenter"),
+                    tags=settings.tags,
+                ),
+                opts=on_cluster,
+            )
+            provisioner = [karpenter]
+            extra_outputs["karpenterClientId"] = karpenter.identity.client_id
         kaito = UpstreamKaito(
             "kaito",
             UpstreamKaitoArgs(
@@ -55,12 +82,15 @@ def compose(settings: Settings) -> dict[str, Any]:
                 cluster_id=cluster.cluster_id,
                 node_resource_group=cluster.node_resource_group,
                 oidc_issuer_url=cluster.oidc_issuer_url,
+                node_provisioner=config.node_provisioner,
                 tags=settings.tags,
             ),
-            opts=on_cluster,
+            # KAITO's controller needs Karpenter's CRDs when it starts.
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=provisioner)),
         )
         kaito_ready = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[kaito]))
-        extra_outputs["gpuProvisionerClientId"] = kaito.identity.client_id
+        if kaito.identity is not None:
+            extra_outputs["gpuProvisionerClientId"] = kaito.identity.client_id
 
     labels = kubernetes_labels(settings, component="inference")
     hf_token: pulumi.Output[str] | None = None

@@ -133,6 +133,16 @@ class StackConfig:
         "How KAITO gets into the cluster: addon (the AKS AI toolchain operator add-on, KAITO 0.6.0, managed "
         "by AKS) or upstream (KAITO 0.12 from its Helm charts; newer models). Choose before the first deploy.",
     )
+    node_provisioner: str = setting(
+        "nodeProvisioner",
+        Choice({"karpenter": "self-hosted Azure Karpenter, what KAITO 0.12 recommends",
+                "gpu-provisioner": "Azure's gpu-provisioner, deprecated by KAITO 0.12"},
+               what="a node provisioner"),
+        "karpenter",
+        "kaitoInstall upstream only: what creates the GPU nodes. karpenter (self-hosted Azure Karpenter, the "
+        "provisioner KAITO 0.12 recommends; the cluster gets a subnet of its own) or gpu-provisioner (deprecated by "
+        "KAITO 0.12; for upstream stacks created before kaito-aks moved to Karpenter, see docs/UPGRADING.md).",
+    )
     model: str | None = setting(
         "model", Text(), None,
         "Another model than the profile's: a KAITO preset (addon), a Hugging Face id (upstream) or a CPU model.",

@@ -110,6 +110,8 @@ class PreflightReport:
     home: RegionReport
     elsewhere: list[RegionReport]
     subscription_id: str
+    blocking: str | None = None
+    """Something about the existing cluster that no VM size fixes (its network does not suit the settings)."""
 
     @property
     def chosen(self) -> str | None:
@@ -292,6 +294,7 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
                   sleep: Callable[[float], None] = time.sleep) -> PreflightReport:
     call = _retrying(sleep)
     existing = call(capacity.existing_pools, settings.resource_group_name, settings.cluster_name)
+    blocking = network_mismatch(settings, existing)
     candidates = settings.candidate_instance_types
     home = check_region(settings, capacity, settings.location, candidates, existing, call)
     elsewhere = []
@@ -300,7 +303,35 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
             check_region(settings, capacity, region, candidates, [], call)
             for region in settings.config.preflight_regions if region != settings.location
         ]
-    return PreflightReport(settings, home, elsewhere, subscription_id)
+    return PreflightReport(settings, home, elsewhere, subscription_id, blocking)
+
+
+def network_mismatch(settings: Settings, existing_pools: list[dict]) -> str | None:
+    """Why an existing cluster's node network cannot serve these settings (None: it can, or no cluster yet).
+
+    Karpenter needs the nodes in a subnet of the stack's own VNet, made when the cluster is created;
+    AKS cannot move a pool to another subnet, so switching either way on a running cluster is refused."""
+    if not existing_pools:
+        return None
+    pools = [pool.get("properties", pool) for pool in existing_pools]
+    system = next((pool for pool in pools if pool.get("mode") == "System"), pools[0])
+    subnet = system.get("vnetSubnetID") or ""
+    own_subnet = f"/virtualnetworks/vnet-{settings.cluster_name}/".lower() in subnet.lower()
+    key = f"{settings.project}:"
+    if settings.uses_karpenter and not own_subnet:
+        return (
+            f"preflight: cluster {settings.cluster_name} was created without a subnet of its own, which Karpenter "
+            f"needs ({key}nodeProvisioner karpenter), and AKS cannot move its nodes. Keep KAITO's older provisioner "
+            f"with `pulumi config set {key}nodeProvisioner gpu-provisioner`, or destroy the stack and deploy it "
+            f"again (docs/UPGRADING.md). Nothing was changed."
+        )
+    if own_subnet and not settings.uses_karpenter:
+        return (
+            f"preflight: cluster {settings.cluster_name} runs its nodes in the stack's own subnet, made for Karpenter; "
+            f"these settings would remove that subnet from under them. Keep `{key}kaitoInstall upstream` and "
+            f"`{key}nodeProvisioner karpenter`, or destroy the stack and deploy it again. Nothing was changed."
+        )
+    return None
 
 
 def _retrying(sleep: Callable[[float], None], attempts: int = 4, first_pause: float = 2.0) -> Callable:
@@ -394,6 +425,8 @@ def apply_preflight(settings: Settings, log: Callable[[str], None] = print) -> S
         return settings
     subscription = find_subscription(settings)
     report = run_preflight(settings, make_capacity(subscription), subscription)
+    if report.blocking is not None:
+        raise PreflightError(report.blocking)
     chosen = report.chosen
     if chosen is None:
         raise PreflightError(report.failure_message())

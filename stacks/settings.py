@@ -88,6 +88,11 @@ class Settings:
         return self.is_preset and self.mode.needs_model_access_secret(self.model, self.config.hf_token is not None)
 
     @property
+    def uses_karpenter(self) -> bool:
+        """kaito-aks installs Azure Karpenter as KAITO's node provisioner (upstream mode)."""
+        return self.mode.installs_kaito and self.config.node_provisioner == "karpenter"
+
+    @property
     def public(self) -> bool:
         return self.config.exposure == "public"
 
@@ -166,6 +171,11 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         return None
     mode = INSTALL_MODES[config.kaito_install]
     profile = mode.profiles[config.model_size]
+    if not mode.installs_kaito and "node_provisioner" not in invalid and config.node_provisioner != "karpenter":
+        problems.append(
+            f"{key}nodeProvisioner '{config.node_provisioner}' applies to {key}kaitoInstall upstream; "
+            f"{mode.title} provisions its own nodes: `pulumi config rm {key}nodeProvisioner`"
+        )
     model = config.model or profile.model
     if not mode.is_known_model(model):
         problems.append(_unknown_model_message(mode, model))

@@ -56,7 +56,7 @@ def test_adding_a_token_reference_to_a_preset_replaces_the_workspace():
     without, with_token = size_program("small", "upstream", **model), size_program("small", "upstream", **model,
                                                                                    hfToken=HF_TOKEN)
     options = with_token.one(WORKSPACE).inputs["inference"]["preset"]["presetOptions"]
-    assert options == {"modelAccessSecret": with_token.one(SECRET).inputs["metadata"]["name"]}
+    assert options == {"modelAccessSecret": with_token.named(SECRET, "model-hf-token").inputs["metadata"]["name"]}
     assert operation(without, with_token) == "replace"
 
 
@@ -74,8 +74,9 @@ def test_rotating_the_token_changes_only_the_kubernetes_secret():
     first = size_program("large")
     rotated = size_program("large", hfToken="hf_rotated_token_value_0000000000")
     assert operation(first, rotated) == "same"
-    assert operation(first, rotated, SECRET) == "update"
-    assert rotated.one(SECRET).inputs["stringData"] == {"HF_TOKEN": "hf_rotated_token_value_0000000000"}
+    old, new = first.named(SECRET, "model-hf-token"), rotated.named(SECRET, "model-hf-token")
+    assert changes.planned_operation(old.inputs, new.inputs, new.replace_on_changes) == "update"
+    assert new.inputs["stringData"] == {"HF_TOKEN": "hf_rotated_token_value_0000000000"}
 
 
 def test_changes_outside_the_workspace_leave_the_model_running():

@@ -262,3 +262,52 @@ def test_command_reports_config_errors_with_exit_code_2(capsys):
     code = preflight_command.main(["nope"], capacity_factory=lambda s: FakeAzure(), env={})
     assert code == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+# --- the existing cluster's network -----------------------------------------------------------
+
+
+def system_pool(subnet: str | None) -> dict:
+    found = pool("system", "Standard_D4s_v5", 1, mode="System")
+    if subnet:
+        found["properties"]["vnetSubnetID"] = subnet
+    return found
+
+
+OWN_SUBNET = ("/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg-kaito-aks-test/providers/"
+              "Microsoft.Network/virtualNetworks/vnet-aks-kaito-aks-test/subnets/nodes")
+
+
+def test_karpenter_on_a_cluster_created_without_its_own_subnet_is_refused_with_the_way_out():
+    azure = FakeAzure()
+    azure.pools = [system_pool(None)]
+    report = run(settings_for("small", kaitoInstall="upstream"), azure)
+    assert "was created without a subnet of its own" in report.blocking
+    assert "pulumi config set kaito-aks:nodeProvisioner gpu-provisioner" in report.blocking
+    assert "docs/UPGRADING.md" in report.blocking
+
+
+def test_leaving_karpenter_on_a_cluster_that_owns_its_subnet_is_refused():
+    azure = FakeAzure()
+    azure.pools = [system_pool(OWN_SUBNET)]
+    report = run(settings_for("small", kaitoInstall="upstream", nodeProvisioner="gpu-provisioner"), azure)
+    assert "runs its nodes in the stack's own subnet" in report.blocking
+
+
+@pytest.mark.parametrize(("pools", "overrides"), [
+    ([], {"kaitoInstall": "upstream"}),  # a first deployment
+    ([system_pool(OWN_SUBNET)], {"kaitoInstall": "upstream"}),
+    ([system_pool(None)], {}),  # the add-on on AKS's own network
+    ([system_pool(None)], {"kaitoInstall": "upstream", "nodeProvisioner": "gpu-provisioner"}),
+])
+def test_a_cluster_whose_network_suits_the_settings_passes(pools, overrides):
+    azure = FakeAzure()
+    azure.pools = pools
+    assert run(settings_for("small", **overrides), azure).blocking is None
+
+
+def test_the_program_stops_before_any_resource_when_the_network_does_not_suit(fake_azure):
+    fake_azure.pools = [system_pool(None)]
+    error, registered = run_failing_program(size_config("small", kaitoInstall="upstream"), preflight=True)
+    assert isinstance(error, preflight.PreflightError) and "nodeProvisioner gpu-provisioner" in str(error)
+    assert registered == []

@@ -278,12 +278,17 @@ def test_kubernetes_version_is_left_to_aks_by_default():
     assert "kubernetesVersion" not in size_program("cpu").one(CLUSTER).inputs
 
 
-@pytest.mark.parametrize("stack", stack_names())
-def test_same_stack_file_gives_identical_resource_inputs(stack):
-    config = stack_config(stack)
-    first = program(config, stack=stack, preview=True)
-    # The one deliberate second evaluation of a config: determinism is what is under test.
-    second = run_program_afresh(config, stack=stack, preview=True)
+@pytest.mark.parametrize("config", [
+    pytest.param(("dev", None), id="dev stack file"),
+    pytest.param(("test", size_config("large", "upstream", hfToken=HF_TOKEN)), id="upstream on karpenter"),
+])
+def test_same_config_gives_identical_resource_inputs(config):
+    stack, given = config
+    given = given or stack_config(stack)
+    first = program(given, stack=stack, preview=True)
+    # The one deliberate second evaluation of a config: determinism is what is under test. The second
+    # config is the program's largest (Karpenter, random token, SSH key, Helm releases).
+    second = run_program_afresh(given, stack=stack, secret_keys=("kaito-aks:hfToken",), preview=True)
     # Registration order depends on asyncio scheduling; what each resource receives must not.
     assert by_urn(first) == by_urn(second)
     assert len(by_urn(first)) == len(first.resources)

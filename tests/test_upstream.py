@@ -1,4 +1,5 @@
-"""kaito-aks:kaitoInstall=upstream: KAITO 0.12 from Helm, its provisioner's workload identity, newer models."""
+"""kaito-aks:kaitoInstall=upstream: KAITO 0.12 from Helm, newer models, KAITO's node counts, and the
+gpu-provisioner kept for stacks created before Karpenter (Karpenter itself: tests/test_karpenter.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ EXPECTED = {size: (profile.model, profile.instance_types[0]) for size, profile i
 
 def upstream(model_size: str, **overrides) -> ProgramRun:
     return size_program(model_size, "upstream", **overrides)
+
+
+def legacy(model_size: str, **overrides) -> ProgramRun:
+    """An upstream stack that keeps the gpu-provisioner (kaito-aks:nodeProvisioner gpu-provisioner)."""
+    return upstream(model_size, nodeProvisioner="gpu-provisioner", **overrides)
 
 
 def manifest(run: ProgramRun) -> dict:
@@ -66,8 +72,8 @@ def test_upstream_workspaces_serve_the_newer_defaults_and_match_kaito_0_12s_sche
         assert document["inference"]["preset"] == {"name": model}  # not gated: no modelAccessSecret
 
 
-def test_the_federated_credential_trusts_the_clusters_issuer_for_the_provisioners_account():
-    run = upstream("small")
+def test_the_gpu_provisioners_credential_trusts_the_clusters_issuer_for_its_account():
+    run = legacy("small")
     identity = run.one(IDENTITY)
     credential = run.one(CREDENTIAL)
     assert identity.inputs["resourceName"] == "id-aks-kaito-aks-test-gpu-provisioner"
@@ -79,8 +85,8 @@ def test_the_federated_credential_trusts_the_clusters_issuer_for_the_provisioner
     assert run.one(CLUSTER).urn in credential.dependencies
 
 
-def test_the_provisioner_may_manage_the_cluster_and_nothing_wider():
-    run = upstream("small")
+def test_the_gpu_provisioner_may_manage_the_cluster_and_nothing_wider():
+    run = legacy("small")
     (role,) = run.of_type(ROLE)
     cluster_id = run.one("pulumi:providers:kubernetes").inputs["clusterIdentifier"]
     assert role.inputs["scope"] == cluster_id
@@ -91,20 +97,22 @@ def test_the_provisioner_may_manage_the_cluster_and_nothing_wider():
     )
     assert run.one(IDENTITY).urn in role.dependencies
     assert role.inputs["principalId"] == offline._uuid("principal", run.one(IDENTITY).inputs["resourceName"])
-    again = upstream("small").one(ROLE)
+    again = legacy("small").one(ROLE)
     assert again.inputs["roleAssignmentName"] == role.inputs["roleAssignmentName"]
 
 
-def test_helm_releases_are_pinned_and_take_their_values_from_the_stack():
-    run = upstream("small")
+def test_the_gpu_provisioner_path_pins_kaito_0_12s_version_and_keeps_its_values():
+    run = legacy("small")
     controller = release(run, "kaito-workspace")
     assert controller.inputs["chart"] == "workspace"
     assert controller.inputs["version"] == KAITO_CHART_VERSION == "0.12.0"
     assert controller.inputs["repositoryOpts"] == {"repo": KAITO_HELM_REPO}
+    # The chart's default nodeProvisioner is the gpu-provisioner: its values stay as they were.
     assert controller.inputs["values"] == {"clusterName": "aks-kaito-aks-test"}
     provisioner = release(run, "gpu-provisioner")
     assert provisioner.inputs["chart"] == GPU_PROVISIONER_CHART
-    assert GPU_PROVISIONER_CHART.endswith("gpu-provisioner-0.3.5.tgz")
+    # GPU_PROVISIONER_VERSION in kaito-project/kaito@v0.12.0:Makefile.
+    assert GPU_PROVISIONER_CHART.endswith("gpu-provisioner-0.4.4.tgz")
     values = provisioner.inputs["values"]
     env = {item["name"]: item["value"] for item in values["controller"]["env"]}
     cluster_id = run.one("pulumi:providers:kubernetes").inputs["clusterIdentifier"]
@@ -123,28 +131,49 @@ def test_helm_releases_are_pinned_and_take_their_values_from_the_stack():
     assert run.outputs["gpuProvisionerClientId"] == values["workloadIdentity"]["clientId"]
 
 
-def test_the_provisioner_starts_only_after_its_credential_and_role_exist():
-    run = upstream("small")
+def test_the_gpu_provisioner_starts_only_after_its_credential_and_role_exist():
+    run = legacy("small")
     provisioner = release(run, "gpu-provisioner")
     for dependency in (run.one(CREDENTIAL), run.one(ROLE), release(run, "kaito-workspace")):
         assert dependency.urn in provisioner.dependencies
 
 
-def test_the_workspace_waits_for_upstream_kaito():
-    run = upstream("medium")
+@pytest.mark.parametrize("provisioner", ["karpenter", "gpu-provisioner"])
+def test_the_workspace_waits_for_kaito_and_its_provisioner(provisioner):
+    run = upstream("medium", nodeProvisioner=provisioner)
     workspace = run.one(WORKSPACE)
-    for name in ("kaito-workspace", "gpu-provisioner"):
-        assert release(run, name).urn in workspace.dependencies
+    assert release(run, "kaito-workspace").urn in workspace.dependencies
+    if provisioner == "karpenter":
+        # KAITO's controller needs Karpenter's CRDs when it starts.
+        assert release(run, "karpenter").urn in release(run, "kaito-workspace").dependencies
+    else:
+        assert release(run, "gpu-provisioner").urn in workspace.dependencies
+
+
+def test_the_gpu_provisioner_path_keeps_the_cluster_and_its_urns_as_they_were():
+    run = legacy("small")
+    cluster = run.one(CLUSTER).inputs
+    assert cluster["identity"] == {"type": "SystemAssigned"}
+    assert "vnetSubnetID" not in cluster["agentPoolProfiles"][0]
+    assert run.of_type("azure-native:network:VirtualNetwork") == []
+    assert run.of_type("kaito-aks:karpenter:Karpenter") == []
+
+
+def test_the_node_provisioner_is_an_upstream_setting():
+    error, registered = run_failing_program(size_config("small", nodeProvisioner="gpu-provisioner"))
+    assert "kaito-aks:nodeProvisioner 'gpu-provisioner' applies to kaito-aks:kaitoInstall upstream" in str(error)
+    assert "pulumi config rm kaito-aks:nodeProvisioner" in str(error)
+    assert registered == []
 
 
 def test_a_gated_model_gets_its_token_and_an_open_one_does_not():
     gated = upstream("medium", model="google/gemma-3-27b-it", hfToken=HF_TOKEN)
-    secret = gated.one("kubernetes:core/v1:Secret")
+    secret = gated.named("kubernetes:core/v1:Secret", "model-hf-token")
     options = manifest(gated)["inference"]["preset"]["presetOptions"]
     assert options == {"modelAccessSecret": secret.inputs["metadata"]["name"]}
     jsonschema.validate(manifest(gated), SCHEMA_V012)
     open_model = upstream("medium", hfToken=HF_TOKEN)
-    assert open_model.of_type("kubernetes:core/v1:Secret") == []
+    assert [r.name for r in open_model.of_type("kubernetes:core/v1:Secret") if r.name == "model-hf-token"] == []
 
 
 def test_any_hugging_face_id_with_an_explicit_size():
@@ -204,19 +233,24 @@ ESTIMATES = [
 
 
 @pytest.mark.parametrize(("model", "size", "nodes"), ESTIMATES)
-def test_the_nodes_kaito_0_12_creates_are_the_ones_planned_costed_and_checked(model, size, nodes):
-    from stacks import prices
+def test_kaito_aks_counts_the_nodes_kaito_0_12_creates(model, size, nodes):
     from stacks.catalog import VM_SIZES
 
     overrides = {"model": model, "instanceType": size}
     if model.startswith(("google/", "meta-llama/")):
         overrides["hfToken"] = HF_TOKEN
-    run = upstream("large", **overrides)
-    expected = nodes * prices.usd_per_hour(size, "eastus") + prices.usd_per_hour("Standard_D4s_v5", "eastus")
-    assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
     settings = settings_of(size_config("large", "upstream", **overrides))
     assert settings.node_count == nodes
     assert settings.nodes_on(VM_SIZES[size]) == nodes
+
+
+def test_the_cost_counts_every_node_kaito_creates_and_the_workspace_keeps_the_default_count():
+    from stacks import prices
+
+    run = upstream("large", instanceType="Standard_NC48ads_A100_v4")
+    expected = 2 * prices.usd_per_hour("Standard_NC48ads_A100_v4", "eastus") + prices.usd_per_hour(
+        "Standard_D4s_v5", "eastus")
+    assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
     # The Workspace still asks for the CRD's default count, a field KAITO 0.12 ignores for vLLM.
     assert manifest(run)["resource"]["count"] == 1
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from stacks.install_modes import INSTALL_MODES
 from tests.harness import MODEL_SIZES, program, size_config, stack_config, stack_names
 
 GOLDEN = Path(__file__).parent / "golden" / "urns.json"
@@ -23,9 +22,12 @@ GOLDEN = Path(__file__).parent / "golden" / "urns.json"
 
 def cases() -> dict[str, tuple[dict, str]]:
     found = {f"stack {stack}": (stack_config(stack), stack) for stack in stack_names()}
-    for mode in INSTALL_MODES:
-        for model_size in MODEL_SIZES:
-            found[f"{mode} {model_size}"] = (size_config(model_size, mode), "test")
+    for model_size in MODEL_SIZES:
+        found[f"addon {model_size}"] = (size_config(model_size), "test")
+        # Upstream stacks deployed before Karpenter keep the gpu-provisioner, and their URNs.
+        legacy = size_config(model_size, "upstream", nodeProvisioner="gpu-provisioner")
+        found[f"upstream {model_size}"] = (legacy, "test")
+        found[f"upstream karpenter {model_size}"] = (size_config(model_size, "upstream"), "test")
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
+import gc
 import json
 import logging
 import runpy
@@ -283,7 +283,8 @@ def run_program(
     """Run __main__.py once with `config` (full keys, e.g. 'kaito-aks:modelSize') under mocks.
 
     `preview` runs it as `pulumi preview` does (a dry run); otherwise as `pulumi up`. Preflight stays
-    off unless asked for (a test then supplies fake Azure answers). Same arguments, same (cached) run."""
+    off unless asked for (a test then supplies fake Azure answers). Same arguments, same (cached) run:
+    the registrations are shared between callers, so treat them as read-only."""
     registrations, result, warnings = _cached(config, stack, secret_keys, preview, preflight)
     if isinstance(result, BaseException):
         raise result
@@ -316,7 +317,9 @@ def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], pr
     key = json.dumps([config, stack, sorted(secret_keys), preview], sort_keys=True, default=str)
     if key not in _RUNS:
         _RUNS[key] = _run(config, stack, secret_keys, preview, preflight)
-    return copy.deepcopy(_RUNS[key])
+        # The cache only grows: keep the collector from walking it again after every later run.
+        gc.freeze()
+    return _RUNS[key]
 
 
 def _run(

@@ -181,6 +181,7 @@ class Karpenter(pulumi.ComponentResource):
                 args,
                 client_id=self.identity.client_id,
                 ssh_public_key=ssh_key.public_key_openssh,
+                token_id=token_id.result,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -195,7 +196,8 @@ class Karpenter(pulumi.ComponentResource):
 
 
 def karpenter_values(
-    args: KarpenterArgs, *, client_id: pulumi.Input[str], ssh_public_key: pulumi.Input[str]
+    args: KarpenterArgs, *, client_id: pulumi.Input[str], ssh_public_key: pulumi.Input[str],
+    token_id: pulumi.Input[str],
 ) -> dict[str, Any]:
     """The chart values: the env the controller reads (pkg/operator/options/options.go at v1.12.0) as
     karpenter-values-template.yaml at v1.12.0 sets it, the cluster's name and endpoint through the
@@ -226,6 +228,9 @@ def karpenter_values(
         "replicas": 1,
         "serviceAccount": {"name": SERVICE_ACCOUNT, "annotations": {"azure.workload.identity/client-id": client_id}},
         "podLabels": {"azure.workload.identity/use": "true"},
+        # The controller reads its token once, at start: a new token (the public id changes with it)
+        # rolls the pod.
+        "podAnnotations": {"kaito-aks/bootstrap-token-id": token_id},
         "settings": {
             "clusterName": args.cluster_name,
             "clusterEndpoint": args.cluster_endpoint,

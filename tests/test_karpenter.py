@@ -204,6 +204,9 @@ def test_the_bootstrap_token_is_a_valid_kubernetes_bootstrap_token_kept_secret(r
     assert controller.inputs["metadata"]["namespace"] == "karpenter"
     assert controller.inputs["stringData"] == {"KUBELET_BOOTSTRAP_TOKEN": f"{data['token-id']}.{data['token-secret']}"}
     assert controller.secret_paths
+    # A new token rolls the controller, which reads it at start.
+    annotations = release(run, "karpenter").inputs["values"]["podAnnotations"]
+    assert annotations == {"kaito-aks/bootstrap-token-id": data["token-id"]}
     random_inputs = run.one("random:index/randomPassword:RandomPassword").inputs
     assert (random_inputs["length"], random_inputs["upper"], random_inputs["special"]) == (16, False, False)
 

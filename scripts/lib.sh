@@ -17,7 +17,17 @@ ensure_venv() {
     python3 -m venv .venv
   fi
   echo "${0##*/}: installing the pinned dependencies of $requirements into .venv (first run: about $2; later runs skip this)" >&2
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r "$requirements"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r "$requirements" &
+  local pip=$! waited=0
+  # A line a minute, so a long install (a compiler at work) never looks hung.
+  while kill -0 "$pip" 2>/dev/null; do
+    sleep 5
+    waited=$((waited + 5))
+    if [ $((waited % 60)) -eq 0 ] && kill -0 "$pip" 2>/dev/null; then
+      echo "${0##*/}: still installing ($((waited / 60)) min so far)" >&2
+    fi
+  done
+  wait "$pip"
   echo "$sum" > "$stamp"
   echo "${0##*/}: dependencies installed in $(( $(date +%s) - started )) s" >&2
 }

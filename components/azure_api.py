@@ -44,3 +44,10 @@ def agent_pools_client(subscription_id: str):
     from azure.mgmt.containerservice import ContainerServiceClient
 
     return ContainerServiceClient(credential(), subscription_id).agent_pools
+
+
+def managed_clusters_client(subscription_id: str):
+    """The AKS ManagedClusters operations (azure-mgmt-containerservice)."""
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    return ContainerServiceClient(credential(), subscription_id).managed_clusters

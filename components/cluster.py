@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_azure_native import authorization, containerservice, managedidentity, network, resources
+import yaml
+from pulumi_azure_native import containerservice, managedidentity, network, resources
 
-from components.identity import BUILT_IN_ROLES, RoleGrant, role_assignment_guid
+from components.cluster_access_check import AKS_SERVER_APP_ID, cluster_access_hook
+from components.identity import assign_role, slug
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,35 @@ NETWORK = ClusterNetwork()
 # otherwise create; the overlay's pod range (10.244.0.0/16) and the service range (10.0.0.0/16) lie outside.
 NODE_VNET_RANGE = "10.224.0.0/12"
 NODE_SUBNET_RANGE = "10.224.0.0/16"
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """Entra ID sign-in with Azure RBAC for Kubernetes authorization; no local accounts."""
+
+    deployer_object_id: pulumi.Input[str]
+    """Object ID of the identity running `pulumi up`: it needs cluster-admin to create the stack's Kubernetes
+    objects."""
+    admin_group_ids: Sequence[str] = ()
+    """Entra groups with cluster-admin (Azure Kubernetes Service RBAC Cluster Admin)."""
+    reader_group_ids: Sequence[str] = ()
+    """Entra groups with read-only access (Azure Kubernetes Service RBAC Reader)."""
+    authorized_ip_ranges: Sequence[str] = ()
+    """CIDRs allowed to reach the API server; empty: any address."""
+
+
+@dataclass(frozen=True)
+class ClusterOperations:
+    """How the cluster is run: SLA tier, automatic upgrades and when, host encryption."""
+
+    sku_tier: str = "Free"
+    upgrade_channel: str = "patch"
+    node_os_upgrade_channel: str = "NodeImage"
+    maintenance_day: str = "Sunday"
+    maintenance_start_time: str = "00:00"
+    """HH:mm, UTC."""
+    encryption_at_host: bool = False
+    """On the system pool, at creation (the pool is not updated afterwards)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +87,10 @@ class AksClusterArgs:
     own_subnet: bool = False
     """Put the nodes in a subnet of the stack's own VNet, which a node provisioner outside AKS (Karpenter)
     must name; the control plane then uses a user-assigned identity allowed to join that subnet."""
+    access: ClusterAccess = field(default_factory=lambda: ClusterAccess(deployer_object_id=""))
+    """Who reaches the API server, and how."""
+    operations: ClusterOperations = field(default_factory=lambda: ClusterOperations())
+    """Pricing tier, automatic upgrades and their window, host encryption."""
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -102,7 +137,7 @@ class AksCluster(pulumi.ComponentResource):
         )
 
         identity = containerservice.ManagedClusterIdentityArgs(type="SystemAssigned")
-        pool = system_pool_profile(args.system_node_vm_size, args.system_node_count)
+        pool = system_pool_profile(args.system_node_vm_size, args.system_node_count, args.operations.encryption_at_host)
         cluster_after: list[pulumi.Resource] = []
         self.node_subnet_id = self.node_vnet_guid = None
         if args.own_subnet:
@@ -137,27 +172,25 @@ class AksCluster(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=child,
             )
-            subnet_access = RoleGrant("Network Contributor", subnet.id, "node-subnet")
-            joins_subnet = authorization.RoleAssignment(
+            joins_subnet = assign_role(
                 f"{name}-control-plane-node-subnet-network-contributor",
-                role_assignment_name=role_assignment_guid(f"{name}-control-plane", subnet_access),
                 principal_id=control_plane.principal_id,
                 principal_type="ServicePrincipal",
-                role_definition_id=pulumi.Output.concat(
-                    "/subscriptions/", group.id.apply(lambda arm_id: arm_id.split("/")[2]),
-                    "/providers/Microsoft.Authorization/roleDefinitions/", BUILT_IN_ROLES["Network Contributor"],
-                ),
+                role="Network Contributor",
                 scope=subnet.id,
                 opts=child,
             )
             identity = containerservice.ManagedClusterIdentityArgs(
                 type="UserAssigned", user_assigned_identities=[control_plane.id]
             )
-            pool = system_pool_profile(args.system_node_vm_size, args.system_node_count, subnet.id)
+            pool = system_pool_profile(
+                args.system_node_vm_size, args.system_node_count, args.operations.encryption_at_host, subnet.id
+            )
             cluster_after = [joins_subnet]
             self.node_subnet_id = subnet.id
             self.node_vnet_guid = vnet.resource_guid
 
+        access, operations = args.access, args.operations
         cluster = containerservice.ManagedCluster(
             f"{name}-aks",
             resource_name_=args.cluster_name,
@@ -166,8 +199,20 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=args.cluster_name,
             kubernetes_version=args.kubernetes_version,
             identity=identity,
-            sku=containerservice.ManagedClusterSKUArgs(name="Base", tier="Free"),
+            sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=operations.sku_tier),
             enable_rbac=True,
+            # Sign-in through Entra ID only, authorization by Azure role assignments on the cluster: no
+            # static credential exists to leak (the kubeconfig holds none), and access is revoked in one place.
+            aad_profile=containerservice.ManagedClusterAADProfileArgs(managed=True, enable_azure_rbac=True),
+            disable_local_accounts=True,
+            api_server_access_profile=containerservice.ManagedClusterAPIServerAccessProfileArgs(
+                # An empty list opens the API server to any address again (a removed setting must do that).
+                authorized_ip_ranges=list(access.authorized_ip_ranges),
+            ),
+            auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel=operations.upgrade_channel,
+                node_os_upgrade_channel=operations.node_os_upgrade_channel,
+            ),
             agent_pool_profiles=[pool],
             # The add-on requires the OIDC issuer (the resource provider validates the pair);
             # workload identity lets pods reach Azure without secrets. Upstream KAITO keeps both
@@ -197,12 +242,20 @@ class AksCluster(pulumi.ComponentResource):
             ),
         )
 
+        self.maintenance_configurations = maintenance_windows(name, group.name, cluster.name, operations, child)
+        access_grants = cluster_access_grants(name, cluster.id, access, child)
+
+        # format=exec: a kubeconfig that signs in through kubelogin (the only way once local accounts are off),
+        # switched from AKS's interactive device-code login to the caller's own Azure sign-in (kubelogin_exec).
         credentials = containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=group.name,
             resource_name=cluster.name,
+            format="exec",
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        kubeconfig = pulumi.Output.secret(credentials.kubeconfigs.apply(decode_first_kubeconfig))
+        kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs.apply(decode_first_kubeconfig).apply(use_azure_cli_sign_in)
+        )
 
         provider = k8s.Provider(
             f"{name}-k8s",
@@ -212,7 +265,8 @@ class AksCluster(pulumi.ComponentResource):
             cluster_identifier=cluster.id,
             # `pulumi destroy` still finishes when the cluster is already gone.
             delete_unreachable=True,
-            opts=child,
+            # Nothing is created in the cluster before the deployer may create it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=access_grants.deployer),
         )
 
         self.resource_group_name = group.name
@@ -240,7 +294,7 @@ class AksCluster(pulumi.ComponentResource):
 
 
 def system_pool_profile(
-    vm_size: str, count: int, subnet_id: pulumi.Input[str] | None = None
+    vm_size: str, count: int, encryption_at_host: bool, subnet_id: pulumi.Input[str] | None = None
 ) -> containerservice.ManagedClusterAgentPoolProfileArgs:
     """The system node pool (Linux, VM scale set): cluster services and small workloads; KAITO adds model nodes."""
     return containerservice.ManagedClusterAgentPoolProfileArgs(
@@ -250,8 +304,126 @@ def system_pool_profile(
         type="VirtualMachineScaleSets",
         vm_size=vm_size,
         count=count,
+        enable_encryption_at_host=encryption_at_host,
         vnet_subnet_id=subnet_id,
     )
+
+
+# Azure RBAC roles on the cluster (MicrosoftDocs/azure-docs@c0b7e64c:articles/role-based-access-control/built-in-roles/
+# containers.md). RBAC Cluster Admin includes listClusterUserCredential (`az aks get-credentials`); RBAC Reader does
+# not, so readers also get Cluster User Role, which allows that and reading the cluster resource, nothing more.
+ADMIN_ROLES = ("Azure Kubernetes Service RBAC Cluster Admin",)
+READER_ROLES = ("Azure Kubernetes Service RBAC Reader", "Azure Kubernetes Service Cluster User Role")
+
+
+@dataclass(frozen=True)
+class AccessGrants:
+    deployer: list[pulumi.Resource]
+    groups: list[pulumi.Resource]
+
+
+def cluster_access_grants(
+    name: str, cluster_id: pulumi.Input[str], access: ClusterAccess, opts: pulumi.ResourceOptions
+) -> AccessGrants:
+    """Role assignments on the cluster: cluster-admin for the deployer and the admin groups, read-only for readers.
+
+    The deployer's is one resource whose principal is whoever runs `pulumi up`: when another identity deploys
+    the stack, the assignment moves to it (people keep access through the groups)."""
+    deployer = assign_role(
+        f"{name}-deployer-rbac-cluster-admin",
+        principal_id=access.deployer_object_id,
+        principal_type=None,  # a user on a laptop, a service principal in CI
+        role=ADMIN_ROLES[0],
+        scope=cluster_id,
+        # Done only once the API server honours it (components/cluster_access_check.py).
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(hooks=pulumi.ResourceHookBinding(
+            after_create=[cluster_access_hook(f"{name}-wait-for-cluster-access")]))),
+    )
+    groups = [
+        assign_role(
+            f"{name}-{kind}-group-{group_id}-{slug(role)}",
+            principal_id=group_id,
+            principal_type="Group",
+            role=role,
+            scope=cluster_id,
+            opts=opts,
+        )
+        for kind, group_ids, roles in (("admin", access.admin_group_ids, ADMIN_ROLES),
+                                       ("reader", access.reader_group_ids, READER_ROLES))
+        for group_id in group_ids
+        for role in roles
+    ]
+    return AccessGrants(deployer=[deployer], groups=groups)
+
+
+# The two windows AKS reads for automatic upgrades (pulumi_azure_native.containerservice.MaintenanceConfiguration,
+# config_name; API 2025-09-01): four hours, the shortest AKS accepts, weekly.
+AUTO_UPGRADE_WINDOW = "aksManagedAutoUpgradeSchedule"
+NODE_OS_UPGRADE_WINDOW = "aksManagedNodeOSUpgradeSchedule"
+WINDOW_HOURS = 4
+
+
+def maintenance_windows(
+    name: str, resource_group_name: pulumi.Input[str], cluster_name: pulumi.Input[str],
+    operations: ClusterOperations, opts: pulumi.ResourceOptions,
+) -> list[containerservice.MaintenanceConfiguration]:
+    """The weekly window for each automatic upgrade the channels turn on."""
+    window = containerservice.MaintenanceWindowArgs(
+        schedule=containerservice.ScheduleArgs(
+            weekly=containerservice.WeeklyScheduleArgs(day_of_week=operations.maintenance_day, interval_weeks=1)
+        ),
+        start_time=operations.maintenance_start_time,
+        duration_hours=WINDOW_HOURS,
+        utc_offset="+00:00",
+    )
+    wanted = []
+    if operations.upgrade_channel != "none":
+        wanted.append(("auto-upgrade", AUTO_UPGRADE_WINDOW))
+    if operations.node_os_upgrade_channel in ("NodeImage", "SecurityPatch"):
+        wanted.append(("node-os-upgrade", NODE_OS_UPGRADE_WINDOW))
+    return [
+        containerservice.MaintenanceConfiguration(
+            f"{name}-{suffix}-window",
+            resource_group_name=resource_group_name,
+            resource_name_=cluster_name,
+            config_name=config_name,
+            maintenance_window=window,
+            opts=opts,
+        )
+        for suffix, config_name in wanted
+    ]
+
+
+KUBELOGIN_INSTALL_HINT = (
+    "kaito-aks signs in to the cluster with kubelogin: install it with `az aks install-cli` "
+    "(or https://azure.github.io/kubelogin/install.html), then run `az login`"
+)
+
+
+def use_azure_cli_sign_in(kubeconfig_text: str) -> str:
+    """AKS's exec kubeconfig asks kubelogin for an interactive device-code login, which a deployment cannot
+    answer. Rewrite its user to what `kubelogin convert-kubeconfig -l azurecli` writes
+    (Azure/kubelogin@v0.2.19:pkg/internal/converter/convert.go): the token of whoever is signed in to the Azure
+    CLI. In CI, AAD_LOGIN_METHOD=workloadidentity switches kubelogin to the workflow's federated token instead
+    (Azure/kubelogin@v0.2.19:pkg/internal/token/options.go, UpdateFromEnv), with the same kubeconfig."""
+    config = yaml.safe_load(kubeconfig_text)
+    users = config.get("users") or []
+    execs = [user.get("user", {}).get("exec") for user in users]
+    if not users or not all(execs):
+        raise ValueError("AKS returned a kubeconfig without a kubelogin (exec) user; is the cluster Entra ID-enabled?")
+    for user, current in zip(users, execs, strict=True):
+        args = list(current.get("args") or [])
+        server_id = args[args.index("--server-id") + 1] if "--server-id" in args else AKS_SERVER_APP_ID
+        user["user"] = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "kubelogin",
+            "args": ["get-token", "--login", "azurecli", "--server-id", server_id],
+            "installHint": KUBELOGIN_INSTALL_HINT,
+            "interactiveMode": "Never",
+            "provideClusterInfo": False,
+        }}
+    return yaml.safe_dump(config, sort_keys=False)
+
 
 
 def decode_first_kubeconfig(kubeconfigs: list | None) -> str:

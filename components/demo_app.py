@@ -12,9 +12,12 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes import (
     inherited_dependencies,
+    model_client_egress_spec,
+    pod_selector,
     resources,
     restricted_container_security_context,
     restricted_pod_security_context,
+    serve_port_spec,
 )
 
 APP_PORT = 8000
@@ -44,6 +47,10 @@ class DemoAppArgs:
     """Name of the Deployment, Service and ConfigMap."""
     replicas: int = 1
     """0 while the stack is paused: the app has no model to talk to."""
+    model_pods: Mapping[str, str] = field(default_factory=dict)
+    """Labels of the model's pods: the only destination (besides DNS) the app may reach."""
+    model_port: int = 5000
+    """The model pods' port (the Service's target)."""
 
 
 class DemoApp(pulumi.ComponentResource):
@@ -70,11 +77,25 @@ class DemoApp(pulumi.ComponentResource):
             opts=on_cluster,
         )
 
+        policies = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{direction}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{args.name}-{direction}", namespace=args.namespace,
+                                                    labels=labels),
+                spec=spec,
+                opts=on_cluster,
+            )
+            for direction, spec in (
+                ("ingress", serve_port_spec(pod_selector(labels), APP_PORT)),
+                ("egress", model_client_egress_spec(pod_selector(labels), args.model_pods, args.model_port)),
+            )
+        ]
+        # The pods start under their policies: an app that cannot reach its model never becomes ready.
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, namespace=args.namespace, labels=labels),
             spec=deployment_spec(args, labels, selector, source.metadata.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[source, *after]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[source, *policies, *after]),
         )
 
         service = k8s.core.v1.Service(

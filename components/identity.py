@@ -27,6 +27,9 @@ BUILT_IN_ROLES: dict[str, str] = {
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
     "Virtual Machine Contributor": "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
     "Managed Identity Operator": "f1a07417-d97a-45cb-824c-7a7467783830",
+    "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
+    "Azure Kubernetes Service RBAC Reader": "7f6c6a51-bcf8-42ba-9220-52d62157d7db",
+    "Azure Kubernetes Service Cluster User Role": "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
 }
 
 
@@ -36,8 +39,11 @@ class RoleGrant:
     until deployment), so the role assignment's GUID does not change between previews."""
 
     role: str
+    """A built-in role's name (BUILT_IN_ROLES), or a custom role's label when `role_definition_id` is set."""
     scope: pulumi.Input[str]
     scope_key: str
+    role_definition_id: pulumi.Input[str] | None = None
+    """A custom role's definition ID."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,6 @@ class WorkloadIdentityArgs:
     """Namespace of the Kubernetes service account."""
     service_account: str
     """Name of the Kubernetes service account."""
-    subscription_id: pulumi.Input[str]
     roles: Sequence[RoleGrant] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -89,18 +94,15 @@ class WorkloadIdentity(pulumi.ComponentResource):
             opts=child,
         )
         self.role_assignments = [
-            authorization.RoleAssignment(
-                f"{name}-{grant.scope_key}-{_slug(grant.role)}",
-                role_assignment_name=role_assignment_guid(name, grant),
+            assign_role(
+                f"{name}-{grant.scope_key}-{slug(grant.role)}",
                 principal_id=identity.principal_id,
                 # The identity is new: without the type, Entra may not have replicated it yet and
                 # the assignment fails with PrincipalNotFound.
                 principal_type="ServicePrincipal",
-                role_definition_id=pulumi.Output.concat(
-                    "/subscriptions/", args.subscription_id,
-                    "/providers/Microsoft.Authorization/roleDefinitions/", BUILT_IN_ROLES[grant.role],
-                ),
+                role=grant.role,
                 scope=grant.scope,
+                role_definition_id=grant.role_definition_id,
                 opts=child,
             )
             for grant in args.roles
@@ -118,10 +120,52 @@ def service_account_subject(namespace: str, service_account: str) -> str:
     return f"system:serviceaccount:{namespace}:{service_account}"
 
 
-def role_assignment_guid(component_name: str, grant: RoleGrant) -> str:
-    """Role assignment names are GUIDs; derive one from what the assignment is, so it is stable."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kaito-aks/{component_name}/{grant.scope_key}/{grant.role}"))
+def assign_role(
+    resource_name: str,
+    *,
+    principal_id: pulumi.Input[str],
+    principal_type: str | None,
+    role: str,
+    scope: pulumi.Input[str],
+    role_definition_id: pulumi.Input[str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> authorization.RoleAssignment:
+    """One role assignment: `role` (a built-in role's name, or a label when `role_definition_id` names a custom
+    role) for a principal on a scope.
+
+    Its name is a GUID derived from the scope, the principal and the role: assignment names must be unique in the
+    whole Entra tenant, even at narrower scopes (MicrosoftDocs/azure-docs:articles/role-based-access-control/
+    role-assignments.md, "Name"), so two stacks in one tenant must not derive the same one. An assignment cannot
+    be changed in place, and Azure refuses a second assignment of the same role to the same principal on the same
+    scope: a replacement deletes the old one first."""
+    definition = role_definition_id or pulumi.Output.from_input(scope).apply(
+        lambda arm_scope: built_in_role_id(subscription_of(arm_scope), role)
+    )
+    name = pulumi.Output.all(scope, principal_id, definition).apply(
+        lambda parts: str(uuid.uuid5(uuid.NAMESPACE_URL, "kaito-aks/role-assignment/" + "|".join(parts).lower()))
+    )
+    return authorization.RoleAssignment(
+        resource_name,
+        role_assignment_name=name,
+        principal_id=principal_id,
+        principal_type=principal_type,
+        role_definition_id=definition,
+        scope=scope,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
 
 
-def _slug(text: str) -> str:
+def built_in_role_id(subscription_id: str, role: str) -> str:
+    """The role definition ID ARM reports for a built-in role (subscription-qualified)."""
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{BUILT_IN_ROLES[role]}"
+
+
+def subscription_of(arm_id: str) -> str:
+    """/subscriptions/<id>/resourceGroups/... -> <id>"""
+    parts = arm_id.split("/")
+    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
+
+
+def slug(text: str) -> str:
+    """A role's name as part of a resource name."""
     return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")

@@ -14,23 +14,25 @@ kaito-workspace in namespace kaito-workspace, `clusterName`), with the node prov
   Karpenter): Azure's gpu-provisioner at the version KAITO 0.12 pins (GPU_PROVISIONER_VERSION in
   kaito-project/kaito@v0.12.0:Makefile; 0.3.6 and later know the KaitoNodeClass 0.12's NodeClaims
   name), with the values its configure-helm-values.sh writes. Its service account
-  gpu-provisioner/gpu-provisioner signs in through a federated credential as an identity with
-  Contributor on the managed cluster resource: it creates, reads and deletes agent pools, child
-  resources of the cluster. The chart's default `nodeProvisioner` is this one.
+  gpu-provisioner/gpu-provisioner signs in through a federated credential as an identity with a custom
+  role on the managed cluster that allows exactly what it calls: read, create and delete agent pools
+  (GPU_PROVISIONER_ACTIONS). The chart's default `nodeProvisioner` is this one.
 The provisioner's identity exists before its chart is installed, so its first pod already gets a
 token: no "restart the deployment" step.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_azure_native import authorization
 
-from components.identity import RoleGrant, WorkloadIdentity, WorkloadIdentityArgs
+from components.identity import RoleGrant, WorkloadIdentity, WorkloadIdentityArgs, subscription_of
 from components.kubernetes import inherited_dependencies
 
 KAITO_HELM_REPO = "https://kaito-project.github.io/kaito/charts/kaito"
@@ -38,6 +40,15 @@ KAITO_CHART_VERSION = "0.12.0"
 GPU_PROVISIONER_VERSION = "0.4.4"
 GPU_PROVISIONER_CHART = (
     f"https://github.com/Azure/gpu-provisioner/raw/gh-pages/charts/gpu-provisioner-{GPU_PROVISIONER_VERSION}.tgz"
+)
+# Every Azure call the gpu-provisioner makes goes through the AKS AgentPools client: BeginCreateOrUpdate, Get,
+# NewListPager, BeginDelete (Azure/gpu-provisioner@v0.4.3:pkg/providers/instance/azure_client.go AgentPoolsAPI,
+# armutils.go), all under the managed cluster; AKS creates the scale sets itself. v0.4.3 is the newest tag in the
+# repository (KAITO pins 0.4.4, whose source is not published as a tag).
+GPU_PROVISIONER_ACTIONS = (
+    "Microsoft.ContainerService/managedClusters/agentPools/read",
+    "Microsoft.ContainerService/managedClusters/agentPools/write",
+    "Microsoft.ContainerService/managedClusters/agentPools/delete",
 )
 KAITO_NAMESPACE = "kaito-workspace"
 PROVISIONER_NAMESPACE = "gpu-provisioner"
@@ -63,6 +74,8 @@ class UpstreamKaitoArgs:
     oidc_issuer_url: pulumi.Input[str]
     node_provisioner: str = "karpenter"
     """karpenter (installed separately, before this) or gpu-provisioner (installed here)."""
+    encryption_at_host: bool = False
+    """Karpenter only: the model nodes' node classes ask for encryption at host."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -89,7 +102,7 @@ class UpstreamKaito(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KAITO_HELM_REPO),
             namespace=KAITO_NAMESPACE,
             create_namespace=True,
-            values=workspace_chart_values(args.cluster_name, args.node_provisioner),
+            values=workspace_chart_values(args.cluster_name, args.node_provisioner, args.encryption_at_host),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
@@ -97,6 +110,25 @@ class UpstreamKaito(pulumi.ComponentResource):
         self.gpu_provisioner: k8s.helm.v3.Release | None = None
         if args.node_provisioner == "gpu-provisioner":
             subscription_id = pulumi.Output.from_input(args.cluster_id).apply(subscription_of)
+            group_id = pulumi.Output.concat("/subscriptions/", subscription_id, "/resourceGroups/",
+                                            args.resource_group_name)
+            agent_pool_role = authorization.RoleDefinition(
+                f"{name}-gpu-provisioner-role",
+                # Definition IDs and role names are unique in the whole tenant: derive both from the cluster's
+                # resource group. A custom role can be assignable at a resource group, not at one resource; the
+                # assignment below is on the cluster alone.
+                role_definition_id=group_id.apply(
+                    lambda arm_id: str(uuid.uuid5(uuid.NAMESPACE_URL, f"kaito-aks/gpu-provisioner/{arm_id.lower()}"))
+                ),
+                role_name=pulumi.Output.concat("kaito-aks gpu-provisioner agent pools (", args.resource_group_name,
+                                               ", ", subscription_id, ")"),
+                description="Read, create and delete a cluster's agent pools: what Azure/gpu-provisioner calls.",
+                role_type="CustomRole",
+                permissions=[authorization.PermissionArgs(actions=list(GPU_PROVISIONER_ACTIONS))],
+                assignable_scopes=[group_id],
+                scope=pulumi.Output.concat("/subscriptions/", subscription_id),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             self.identity = WorkloadIdentity(
                 f"{name}-gpu-provisioner",
                 WorkloadIdentityArgs(
@@ -106,8 +138,8 @@ class UpstreamKaito(pulumi.ComponentResource):
                     oidc_issuer_url=args.oidc_issuer_url,
                     namespace=PROVISIONER_NAMESPACE,
                     service_account=PROVISIONER_SERVICE_ACCOUNT,
-                    subscription_id=subscription_id,
-                    roles=[RoleGrant("Contributor", args.cluster_id, "cluster")],
+                    roles=[RoleGrant("agent pool operator", args.cluster_id, "cluster",
+                                     role_definition_id=agent_pool_role.id)],
                     tags=args.tags,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -137,19 +169,23 @@ class UpstreamKaito(pulumi.ComponentResource):
         self.register_outputs({"workspaceControllerStatus": self.workspace_controller.status})
 
 
-def workspace_chart_values(cluster_name: str, node_provisioner: str) -> dict[str, Any]:
+def workspace_chart_values(
+    cluster_name: str, node_provisioner: str, encryption_at_host: bool = False
+) -> dict[str, Any]:
     """KAITO's chart values. With the gpu-provisioner they stay what they were (its chart default)."""
     values: dict[str, Any] = {"clusterName": cluster_name}
     if node_provisioner == "karpenter":
         values["nodeProvisioner"] = "karpenter"
-        values["karpenterProviders"] = {"azure": {"nodeClasses": AKS_NODE_CLASSES}}
+        node_classes = AKS_NODE_CLASSES
+        if encryption_at_host:
+            # AKSNodeClass spec.security.encryptionAtHost (Azure/karpenter-provider-azure@v1.12.0:pkg/apis/crds/
+            # karpenter.azure.com_aksnodeclasses.yaml).
+            node_classes = [
+                {**node_class, "spec": {**node_class["spec"], "security": {"encryptionAtHost": True}}}
+                for node_class in AKS_NODE_CLASSES
+            ]
+        values["karpenterProviders"] = {"azure": {"nodeClasses": node_classes}}
     return values
-
-
-def subscription_of(arm_id: str) -> str:
-    """/subscriptions/<id>/resourceGroups/... -> <id>"""
-    parts = arm_id.split("/")
-    return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
 
 
 def gpu_provisioner_values(

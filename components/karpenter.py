@@ -104,7 +104,6 @@ class Karpenter(pulumi.ComponentResource):
                 oidc_issuer_url=args.oidc_issuer_url,
                 namespace=NAMESPACE,
                 service_account=SERVICE_ACCOUNT,
-                subscription_id=args.subscription_id,
                 roles=[
                     RoleGrant("Virtual Machine Contributor", node_group_id, "node-resource-group"),
                     RoleGrant("Network Contributor", node_group_id, "node-resource-group"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -49,3 +50,46 @@ def inherited_dependencies(opts: pulumi.ResourceOptions | None) -> list[pulumi.R
     if isinstance(depends_on, (list, tuple)):
         return list(depends_on)
     return [depends_on]  # type: ignore[list-item]
+
+
+# --- NetworkPolicies -----------------------------------------------------------------------------
+# The namespace denies all ingress; each component then allows what it serves, and the model's clients
+# may send only DNS queries and requests to the model. AKS runs CoreDNS as k8s-app=kube-dns in kube-system;
+# Kubernetes labels every namespace kubernetes.io/metadata.name=<name>.
+CLUSTER_DNS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+
+
+def deny_all_ingress_spec() -> dict[str, Any]:
+    """Every pod of the namespace: no ingress but what another policy allows (kubelet probes come from the
+    node, which NetworkPolicy always admits)."""
+    return {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+def serve_port_spec(pods: Mapping[str, str], port: int) -> dict[str, Any]:
+    """`pods` accept connections on `port` from any source (a LoadBalancer's own source ranges still apply)."""
+    return {
+        "podSelector": {"matchLabels": dict(pods)},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"port": port, "protocol": "TCP"}]}],
+    }
+
+
+def model_client_egress_spec(clients: Mapping[str, str], model_pods: Mapping[str, str], model_port: int) -> dict:
+    """`clients` (same namespace) may resolve names and call the model's port; nothing else leaves them."""
+    return {
+        "podSelector": {"matchLabels": dict(clients)},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": [CLUSTER_DNS], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+            {"to": [{"podSelector": {"matchLabels": dict(model_pods)}}],
+             "ports": [{"port": model_port, "protocol": "TCP"}]},
+        ],
+    }
+
+
+def pod_selector(labels: Mapping[str, str]) -> dict[str, str]:
+    """The labels that single out one component's pods of one stack."""
+    return {key: labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/component")}

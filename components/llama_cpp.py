@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.kubernetes import resources, restricted_container_security_context, restricted_pod_security_context
-
-MODEL_PORT = 5000
+from components.workspace import MODEL_PORT
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ def llama_cpp_pod_template(server: LlamaCppServer, labels: Mapping[str, str]) ->
     return {
         "metadata": {"labels": dict(labels)},
         "spec": {
+            # llama.cpp never calls the Kubernetes API: no service account token in the pod.
+            "automountServiceAccountToken": False,
             "securityContext": restricted_pod_security_context(fs_group=True),
             "containers": [
                 {

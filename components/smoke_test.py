@@ -13,6 +13,8 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes import (
     inherited_dependencies,
+    model_client_egress_spec,
+    pod_selector,
     resources,
     restricted_container_security_context,
     restricted_pod_security_context,
@@ -39,6 +41,10 @@ class SmokeTestArgs:
     """The Job's active deadline: every attempt together."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Recommended labels, plus any label the model's NetworkPolicy admits."""
+    model_pods: Mapping[str, str] = field(default_factory=dict)
+    """Labels of the model's pods: the only destination (besides DNS) the test may reach."""
+    model_port: int = 5000
+    """The model pods' port (the Service's target)."""
 
 
 class SmokeTest(pulumi.ComponentResource):
@@ -59,6 +65,12 @@ class SmokeTest(pulumi.ComponentResource):
             data=dict(args.source),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
+        egress = k8s.networking.v1.NetworkPolicy(
+            f"{name}-egress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="smoke-test-egress", namespace=args.namespace, labels=labels),
+            spec=model_client_egress_spec(pod_selector(labels), args.model_pods, args.model_port),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
         job = k8s.batch.v1.Job(
             f"{name}-job",
             # Named after what it tests: a new model, endpoint or script runs a new Job, while an
@@ -67,7 +79,8 @@ class SmokeTest(pulumi.ComponentResource):
             spec=job_spec(args, labels, script.metadata.name),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[script, *after],
+                # Runs under its policy, so a passing test also proves the policy lets it reach the model.
+                depends_on=[script, egress, *after],
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{args.deadline_seconds // 60 + 5}m"),
             ),
         )

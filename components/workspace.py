@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook
-from components.kubernetes import inherited_dependencies
+from components.kubernetes import deny_all_ingress_spec, inherited_dependencies
 
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
 # What KAITO's validating webhook refuses to change on an existing Workspace, or accepts but never
@@ -63,7 +63,9 @@ class KaitoWorkspaceArgs:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Labels for every object (app.kubernetes.io/* recommended labels)."""
     model_client_labels: Mapping[str, str] | None = None
-    """When set, a NetworkPolicy admits to the model's pods only pods carrying these labels."""
+    """When set, only pods carrying these labels may call the model; None: any pod of the cluster may."""
+    pod_security_enforce: str = "baseline"
+    """The Pod Security Standard the namespace enforces: the strictest KAITO's pods for this model pass."""
     paused: bool = False
     """True: no Workspace (the namespace, secret and policy stay), so no GPU node either."""
     gpu_pool_cleanup: GpuPoolCleanupTarget | None = None
@@ -81,6 +83,8 @@ class KaitoWorkspace(pulumi.ComponentResource):
     """The Workspace's name, also its Service's name."""
     inference_endpoint: pulumi.Output[str]
     """In-cluster OpenAI-compatible base URL, ending in /v1."""
+    model_pods: dict[str, str]
+    """Labels of the model's pods (the NetworkPolicy destination of its clients)."""
 
     def __init__(self, name: str, args: KaitoWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:workspace:KaitoWorkspace", name, {}, opts)
@@ -90,7 +94,18 @@ class KaitoWorkspace(pulumi.ComponentResource):
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=dict(args.labels)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.namespace, labels={**args.labels, **pod_security_labels(args.pod_security_enforce)}
+            ),
+            opts=child,
+        )
+        # Nothing reaches a pod here unless a policy says so: the model's policy below, the demo app's own.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="default-deny-ingress", namespace=namespace.metadata.name, labels=dict(args.labels)
+            ),
+            spec=deny_all_ingress_spec(),
             opts=child,
         )
 
@@ -136,18 +151,18 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 ),
             )
 
-        if args.model_client_labels is not None:
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-model-access",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name,
-                    labels=dict(args.labels),
-                ),
-                spec=model_access_policy_spec(args.workspace_name, args.model_client_labels),
-                opts=child,
-            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-model-access",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name,
+                labels=dict(args.labels),
+            ),
+            spec=model_access_policy_spec(args.workspace_name, args.model_client_labels),
+            opts=child,
+        )
 
         self.namespace = namespace.metadata.name
+        self.model_pods = model_pod_labels(args.workspace_name)
         self.workspace_name = (
             self.workspace.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
             if self.workspace is not None
@@ -201,23 +216,44 @@ def workspace_manifest(
     }
 
 
-def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, str]) -> dict[str, Any]:
-    """Only labelled clients reach the model's port; the model's own pods reach each other freely.
+def model_pod_labels(workspace_name: str) -> dict[str, str]:
+    """The label KAITO puts on every pod of a Workspace, preset or template, at v0.6.0 and v0.12.0
+    (kaito-project/kaito@v0.6.0 and @v0.12.0:pkg/workspace/manifests/manifests.go, kaito.sh/workspace)."""
+    return {"kaito.sh/workspace": workspace_name}
 
-    KAITO labels every pod of a Workspace kaito.sh/workspace=<name>; pods of one Workspace talk to
-    each other when a model spans several nodes.
-    """
-    model_pods = {"matchLabels": {"kaito.sh/workspace": workspace_name}}
+
+def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, str] | None) -> dict[str, Any]:
+    """Who may call the model's port: pods with `client_labels` (None: any pod of the cluster). The model's own
+    pods reach each other on every port: a model spanning several nodes runs vLLM on a Ray cluster, whose
+    worker ports are random (kaito-project/kaito@v0.12.0:pkg/workspace/inference/preset_inferences.go)."""
+    model_pods = {"matchLabels": model_pod_labels(workspace_name)}
+    clients: dict[str, Any] = (
+        {"podSelector": {"matchLabels": dict(client_labels)}} if client_labels is not None
+        else {"namespaceSelector": {}}
+    )
     return {
         "podSelector": model_pods,
         "policyTypes": ["Ingress"],
         "ingress": [
-            {
-                "from": [{"podSelector": {"matchLabels": dict(client_labels)}}],
-                "ports": [{"port": MODEL_PORT, "protocol": "TCP"}],
-            },
+            {"from": [clients], "ports": [{"port": MODEL_PORT, "protocol": "TCP"}]},
             {"from": [{"podSelector": model_pods}]},
         ],
+    }
+
+
+def pod_security_labels(enforce: str) -> dict[str, str]:
+    """Pod Security Admission labels: enforce what KAITO's pods pass, warn and audit at restricted.
+
+    KAITO's inference pods set no securityContext and its images run as root, so they pass baseline and fail
+    restricted (kaito-project/kaito@v0.6.0 and @v0.12.0:pkg/workspace/inference/preset_inferences.go; base image
+    docker/presets/models/tfs/Dockerfile has no USER). kaito-aks's own pods pass restricted."""
+    return {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
     }
 
 

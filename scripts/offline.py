@@ -33,18 +33,57 @@ SUBSCRIPTION = "00000000-0000-0000-0000-0000000000aa"
 TENANT = "00000000-0000-0000-0000-0000000000bb"
 PUBLIC_IP = "20.81.112.7"
 FAKE_SSH_PUBLIC_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAACAQDkaitoakstestkeyonly\n"
-FAKE_KUBECONFIG = """apiVersion: v1
+DEPLOYER_OBJECT_ID = "00000000-0000-0000-0000-0000000000dd"
+# What listClusterUserCredential returns for an Entra ID cluster with format=exec: a kubelogin device-code
+# user (Azure/kubelogin#193; Azure/kubelogin@v0.2.19:pkg/internal/converter/convert_test.go). Without
+# format=exec AKS answers with the removed `azure` auth-provider, which no current client can use.
+FAKE_KUBECONFIG = f"""apiVersion: v1
 kind: Config
 clusters:
-- cluster: {server: 'https://aks-kaito-aks-test-dns.hcp.eastus.azmk8s.io:443', certificate-authority-data: Y2E=}
-  name: aks
+- cluster:
+    certificate-authority-data: Y2E=
+    server: https://aks-kaito-aks-test-dns.hcp.eastus.azmk8s.io:443
+  name: aks-kaito-aks-test
 contexts:
-- context: {cluster: aks, user: clusterUser}
-  name: aks
-current-context: aks
+- context:
+    cluster: aks-kaito-aks-test
+    user: clusterUser_rg-kaito-aks-test_aks-kaito-aks-test
+  name: aks-kaito-aks-test
+current-context: aks-kaito-aks-test
+preferences: {{}}
 users:
-- name: clusterUser
-  user: {token: not-a-real-token}
+- name: clusterUser_rg-kaito-aks-test_aks-kaito-aks-test
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      args:
+      - get-token
+      - --environment
+      - AzurePublicCloud
+      - --server-id
+      - 6dae42f8-4368-4678-94ff-3960e28e3630
+      - --client-id
+      - 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+      - --tenant-id
+      - {TENANT}
+      - --login
+      - devicecode
+      command: kubelogin
+      env: null
+      installHint: kubelogin is not installed which is required to connect to AAD enabled cluster.
+      provideClusterInfo: false
+"""
+FAKE_AZURE_AUTH_PROVIDER_KUBECONFIG = FAKE_KUBECONFIG.split("users:")[0] + f"""users:
+- name: clusterUser_rg-kaito-aks-test_aks-kaito-aks-test
+  user:
+    auth-provider:
+      config:
+        apiserver-id: 6dae42f8-4368-4678-94ff-3960e28e3630
+        client-id: 80faf920-1908-4b52-b5ef-a8e7bedfc67a
+        config-mode: '1'
+        environment: AzurePublicCloud
+        tenant-id: {TENANT}
+      name: azure
 """
 
 
@@ -65,6 +104,7 @@ class Registered:
     urn: str
     secret_paths: list[str] = field(default_factory=list)
     after_delete_hooks: list[str] = field(default_factory=list)
+    after_create_hooks: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     protect: bool = False
 
@@ -144,6 +184,14 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
                       f"/providers/Microsoft.Network/virtualNetworks/{inputs['virtualNetworkName']}/subnets/{name}")
             return arm_id, {**inputs, "name": name}
+        if args.typ == "azure-native:authorization:RoleDefinition":
+            guid = inputs["roleDefinitionId"]
+            arm_id = f"{inputs['scope']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+            return arm_id, {**inputs, "name": guid}
+        if args.typ == "azure-native:authorization:RoleAssignment":
+            guid = inputs["roleAssignmentName"]
+            arm_id = f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{guid}"
+            return arm_id, {**inputs, "name": guid}
         if args.typ == "random:index/randomString:RandomString":
             return f"{args.name}-id", {**inputs, "result": _token(args.name, inputs["length"])}
         if args.typ == "random:index/randomPassword:RandomPassword":
@@ -201,8 +249,11 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
-            value = base64.b64encode(FAKE_KUBECONFIG.encode()).decode()
-            return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
+            text = FAKE_KUBECONFIG if args.args.get("format") == "exec" else FAKE_AZURE_AUTH_PROVIDER_KUBECONFIG
+            return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(text.encode()).decode()}]}
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {"clientId": _uuid("client", "deployer"), "objectId": DEPLOYER_OBJECT_ID,
+                    "subscriptionId": SUBSCRIPTION, "tenantId": TENANT}
         raise AssertionError(f"the program made an unexpected call: {args.token}")
 
 
@@ -327,6 +378,9 @@ def _run(
 ) -> tuple[list[Registered], Any, list[str]]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    # A run makes tens of thousands of short-lived objects (Outputs, futures) and no cycles worth chasing
+    # while it lasts: collect once at the end instead of dozens of times during it.
+    gc.disable()
     monitor = RecordingMonitor(ProviderLikeMocks())
     warnings = _Warnings()
     logger = logging.getLogger(f"kaito-aks.offline.{id(warnings)}")
@@ -349,6 +403,7 @@ def _run(
         logger.removeHandler(warnings)
         asyncio.set_event_loop(None)
         loop.close()
+        gc.enable()
 
 
 async def _resolve_exports(exports: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:

@@ -84,7 +84,7 @@ def refresh(regions: list[str], skus: Iterable[str], today: str, fetch: Fetch = 
     sku_list = sorted(set(skus))
     fetched = {region: fetch_region_prices(region, sku_list, fetch, progress) for region in regions}
     comments, rows = prices.read_table(path)
-    kept = [row for row in rows if not (row["region"] in fetched and not row["sku"].startswith("network/"))]
+    kept = [row for row in rows if not (row["region"] in fetched and "/" not in row["sku"])]
     for region, found in fetched.items():
         kept.extend(
             {"region": region, "sku": sku, "usd_per_hour": f"{price:g}", "as_of": today, "source": "retail-prices-api"}

@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi_azure_native import authorization
 
 from components.budget import CostBudget, CostBudgetArgs
-from components.cluster import AksCluster, AksClusterArgs
+from components.cluster import AksCluster, AksClusterArgs, ClusterAccess, ClusterOperations
 from components.demo_app import DemoApp, DemoAppArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget
-from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs, subscription_of
+from components.identity import subscription_of
+from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
 from components.smoke_test import SmokeTest, SmokeTestArgs
-from components.workspace import KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
+from components.workspace import MODEL_PORT, KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
 from stacks import images
 from stacks.catalog import TEMPLATE_MODELS
 from stacks.cost import estimate
@@ -42,6 +44,20 @@ def compose(settings: Settings) -> dict[str, Any]:
             tags=settings.tags,
             ai_toolchain_operator=settings.mode.enables_aks_addon,
             own_subnet=settings.uses_karpenter,
+            access=ClusterAccess(
+                deployer_object_id=authorization.get_client_config_output().object_id,
+                admin_group_ids=config.cluster_admin_groups,
+                reader_group_ids=config.cluster_reader_groups,
+                authorized_ip_ranges=config.api_server_authorized_ip_ranges,
+            ),
+            operations=ClusterOperations(
+                sku_tier=config.sku_tier,
+                upgrade_channel=config.upgrade_channel,
+                node_os_upgrade_channel=config.node_os_upgrade_channel,
+                maintenance_day=config.maintenance_day,
+                maintenance_start_time=config.maintenance_start_time,
+                encryption_at_host=config.encryption_at_host,
+            ),
         ),
     )
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
@@ -83,6 +99,7 @@ def compose(settings: Settings) -> dict[str, Any]:
                 node_resource_group=cluster.node_resource_group,
                 oidc_issuer_url=cluster.oidc_issuer_url,
                 node_provisioner=config.node_provisioner,
+                encryption_at_host=config.encryption_at_host,
                 tags=settings.tags,
             ),
             # KAITO's controller needs Karpenter's CRDs when it starts.
@@ -111,6 +128,7 @@ def compose(settings: Settings) -> dict[str, Any]:
             readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
             labels=labels,
             model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
+            pod_security_enforce=settings.mode.pod_security_level(settings.model),
             paused=config.paused,
             gpu_pool_cleanup=GpuPoolCleanupTarget(
                 resource_group=settings.resource_group_name,
@@ -133,6 +151,8 @@ def compose(settings: Settings) -> dict[str, Any]:
                 source=read_sources("app.py", "smoke_test.py"),
                 image=images.PYTHON_IMAGE,
                 labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
+                model_pods=workspace.model_pods,
+                model_port=MODEL_PORT,
             ),
             opts=after_workspace,
         )
@@ -162,6 +182,8 @@ def compose(settings: Settings) -> dict[str, Any]:
                 public=settings.public,
                 allowed_source_ranges=config.allowed_source_ranges,
                 labels={**kubernetes_labels(settings, component="demo-app", name="demo-app"), **MODEL_CLIENT_LABEL},
+                model_pods=workspace.model_pods,
+                model_port=MODEL_PORT,
             ),
             opts=on_cluster if config.paused else after_workspace,
         )

@@ -30,9 +30,11 @@ from stacks.config_kinds import (
     Tags,
     Text,
     TextList,
+    cidr_check,
     cidr_problem,
     closest_hint,
     email_problem,
+    object_id_problem,
 )
 from stacks.regions import region_problem
 
@@ -188,6 +190,76 @@ class StackConfig:
     system_node_count: int = setting(
         "systemNodeCount", Integer(minimum=1, maximum=100), 1,
         "Number of system pool nodes (1-100). Applied when the cluster is created; later, `az aks nodepool scale`.",
+    )
+    cluster_admin_groups: tuple[str, ...] = setting(
+        "clusterAdminGroups",
+        TextList(item=object_id_problem, items_are="Entra ID group object IDs",
+                 example="00000000-0000-0000-0000-000000000000"),
+        (),
+        "Entra ID groups (object IDs) that administer the cluster: Azure Kubernetes Service RBAC Cluster Admin "
+        "on it, and the right to fetch its kubeconfig. The identity running `pulumi up` gets the same by itself.",
+    )
+    cluster_reader_groups: tuple[str, ...] = setting(
+        "clusterReaderGroups",
+        TextList(item=object_id_problem, items_are="Entra ID group object IDs",
+                 example="00000000-0000-0000-0000-000000000000"),
+        (),
+        "Entra ID groups (object IDs) with read-only access: Azure Kubernetes Service RBAC Reader (most objects, "
+        "not Secrets) on the cluster, and the right to fetch its kubeconfig.",
+    )
+    api_server_authorized_ip_ranges: tuple[str, ...] = setting(
+        "apiServerAuthorizedIpRanges",
+        TextList(item=cidr_check("the API server"), items_are="CIDRs", example="203.0.113.0/24"),
+        (),
+        "CIDRs allowed to reach the cluster's API server, e.g. [203.0.113.0/24]; empty: any address (Entra ID "
+        "sign-in is still required). GitHub-hosted runners have no fixed addresses: list them, or deploy that "
+        "stack from a runner that has one (README, Security).",
+    )
+    sku_tier: str = setting(
+        "skuTier",
+        Choice({"Free": "no SLA, for dev and test",
+                "Standard": "a financially backed API server SLA, for production, $0.10 per cluster-hour"},
+               what="an AKS pricing tier kaito-aks offers"),
+        "Free",
+        "AKS pricing tier: Free (no SLA) or Standard (API server uptime SLA, for production; in the cost estimate). "
+        "Changeable on a running cluster. (Premium also needs a long-term-support plan; kaito-aks does not set one.)",
+    )
+    upgrade_channel: str = setting(
+        "upgradeChannel",
+        Choice({"patch": "the newest patch of the current minor version", "stable": "the newest patch of the "
+                "minor version before the newest", "rapid": "the newest supported version",
+                "node-image": "node images only", "none": "no automatic upgrades"},
+               what="an AKS upgrade channel"),
+        "patch",
+        "AKS automatic Kubernetes upgrades, inside the maintenance window: patch, stable, rapid, node-image or none.",
+    )
+    node_os_upgrade_channel: str = setting(
+        "nodeOsUpgradeChannel",
+        Choice({"NodeImage": "a new node image weekly", "SecurityPatch": "security patches only",
+                "Unmanaged": "the OS's own unattended upgrades", "None": "no node OS updates"},
+               what="an AKS node OS upgrade channel"),
+        "NodeImage",
+        "How the nodes' OS gets security updates, inside the maintenance window: NodeImage, SecurityPatch, "
+        "Unmanaged or None.",
+    )
+    maintenance_day: str = setting(
+        "maintenanceDay",
+        Choice({day: "" for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")},
+               what="a day of the week"),
+        "Sunday",
+        "Day of the weekly four-hour window in which AKS applies automatic upgrades.",
+    )
+    maintenance_start_time: str = setting(
+        "maintenanceStartTime",
+        Text(pattern=r"([01][0-9]|2[0-3]):[0-5][0-9]", meaning="a time of day in 24-hour HH:mm", example="02:00"),
+        "00:00",
+        "Start of that window, HH:mm in UTC.",
+    )
+    encryption_at_host: bool = setting(
+        "encryptionAtHost", Boolean(), False,
+        "Encrypt the nodes' temp disks and disk caches on the host (the system pool, and with Karpenter the model "
+        "nodes). Needs the subscription feature Microsoft.Compute/EncryptionAtHost; preflight checks it. System "
+        "pool: applied when the cluster is created.",
     )
     hf_token: SecretText | None = setting(
         "hfToken", Secret(), None,

@@ -234,14 +234,29 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OPEN_TO_EVERYONE = {"0.0.0.0/0", "::/0"}
 
 
-def cidr_problem(text: str) -> str | None:
-    try:
-        network = ipaddress.ip_network(text, strict=True)
-    except ValueError as error:
-        return f"is not a CIDR ({error})"
-    if str(network) in OPEN_TO_EVERYONE:
-        return "opens the demo app to the whole internet: list the networks that need it"
-    return None
+def cidr_check(what: str) -> Callable[[str], str | None]:
+    """Why a CIDR is refused, for a list of networks allowed to reach `what`; the whole internet never is."""
+
+    def problem(text: str) -> str | None:
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError as error:
+            return f"is not a CIDR ({error})"
+        if str(network) in OPEN_TO_EVERYONE:
+            return f"opens {what} to the whole internet: list the networks that need it"
+        return None
+
+    return problem
+
+
+cidr_problem = cidr_check("the demo app")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def object_id_problem(text: str) -> str | None:
+    if GUID.match(text):
+        return None
+    return "is not an object ID (a GUID; `az ad group show --group <name> --query id -o tsv` prints it)"
 
 
 def email_problem(text: str) -> str | None:

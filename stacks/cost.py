@@ -47,7 +47,9 @@ class CostEstimate:
             text += f" (no {self.region} prices in the table: refresh it with ./scripts/prices --region {self.region})"
         if self.unpriced:
             text += f"; no price known for {', '.join(self.unpriced)}, not counted"
-        return text + "; disks, egress and the free AKS control plane not counted"
+        paid_tier = any(line.sku == prices.AKS_STANDARD_TIER for line in self.lines)
+        return text + ("; disks and egress not counted" if paid_tier else
+                       "; disks, egress and the free AKS control plane not counted")
 
 
 def estimate(settings: Settings) -> CostEstimate:
@@ -63,4 +65,7 @@ def estimate(settings: Settings) -> CostEstimate:
     if config.demo_app and settings.public:
         lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
         lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))
+    if config.sku_tier == "Standard":
+        lines.append(CostLine("AKS Standard tier (SLA)", prices.AKS_STANDARD_TIER, 1,
+                              prices.price_of(prices.AKS_STANDARD_TIER, region)))
     return CostEstimate(region, tuple(lines))

@@ -89,6 +89,10 @@ class InstallMode(ABC):
         """KAITO decides the node count itself (kaito-aks:nodeCount does not apply)."""
         return False
 
+    def pod_security_level(self, model: str) -> str:
+        """The strictest Pod Security Standard KAITO's pods for `model` pass (the namespace enforces it)."""
+        return "baseline"
+
     def sizes_that_fit(self, model: str, node_count: int, region: str) -> list[VmSize]:
         """Every catalog size that can serve `model`, cheapest first in `region` for the nodes it takes."""
         fits = [size for size in VM_SIZES.values() if not self.shortfalls(model, size, node_count)]
@@ -174,6 +178,12 @@ class UpstreamMode(InstallMode):
     def nodes_are_computed(self, model: str) -> bool:
         return self.is_gpu_model(model)
 
+    def pod_security_level(self, model: str) -> str:
+        # These models' pods mount a hostPath for the CUDA toolkit their init container installs, which only
+        # 'privileged' admits (kaito-project/kaito@v0.12.0:pkg/model/interface.go RequiresCUDAToolkit;
+        # pkg/workspace/inference/preset_inferences.go, the cuda-toolkit-provisioner volume).
+        return "privileged" if model in HOST_PATH_MODELS else "baseline"
+
     def gpu_shortfalls(self, model: str, size: VmSize, node_count: int) -> list[str]:
         if size.name not in UPSTREAM_SKUS:
             return [f"{size.name} is not a size KAITO {self.kaito_version} provisions (no T4 or V100)"]
@@ -225,6 +235,13 @@ def estimate_nodes(model: UpstreamModel, size: KaitoGpuSize, max_model_len: int 
     return -(-gpus // size.gpu_count)
 
 
+# KAITO 0.12 catalog models whose architecture needs the CUDA toolkit (DeepseekV4ForCausalLM, DeepseekV32ForCausalLM,
+# GlmMoeDsaForCausalLM, or mistral-small-4-119b-2603), kaito-project/kaito@v0.12.0:presets/workspace/models/
+# model_catalog.yaml.
+HOST_PATH_MODELS = frozenset({
+    "deepseek-ai/DeepSeek-V4-Flash-0731", "deepseek-ai/DeepSeek-V4-Pro", "deepseek-ai/DeepSeek-V3.2",
+    "zai-org/GLM-5.2-FP8", "mistralai/Mistral-Small-4-119B-2603",
+})
 ADDON = AddonMode()
 UPSTREAM = UpstreamMode()
 INSTALL_MODES: dict[str, InstallMode] = {mode.name: mode for mode in (ADDON, UPSTREAM)}

@@ -43,6 +43,17 @@ class AzureCapacity(Protocol):
 
     def existing_pools(self, resource_group: str, cluster: str) -> list[dict]: ...
 
+    def feature(self, namespace: str, name: str) -> dict:
+        """A subscription's preview-feature registration (Microsoft.Features, GET .../features/<name>)."""
+        ...
+
+
+# Encryption at host needs this subscription feature registered (MS Learn "Host-based encryption on AKS",
+# Before you begin: `az feature register --namespace Microsoft.Compute --name EncryptionAtHost`), and a VM size
+# whose Resource SKU capability EncryptionAtHostSupported is "True".
+ENCRYPTION_AT_HOST_FEATURE = ("Microsoft.Compute", "EncryptionAtHost")
+ENCRYPTION_AT_HOST_CAPABILITY = "EncryptionAtHostSupported"
+
 
 def normalize_family(name: str) -> str:
     # The SKUs API and the usages API spell families differently ("Standard NCASv3_T4 Family" vs
@@ -98,6 +109,7 @@ class SizeCheck:
 class RegionReport:
     region: str
     checks: list[SizeCheck]
+    system_pool_problem: str | None = None
 
     @property
     def chosen(self) -> SizeCheck | None:
@@ -257,6 +269,16 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     system_vcpus_each, system_family = _size_facts(settings.config.system_node_vm_size, sku_index)
     system_vcpus = system_vcpus_each * settings.config.system_node_count
 
+    encryption = settings.config.encryption_at_host
+    system_pool_problem = None
+    if encryption and _capability(sku_index.get(settings.config.system_node_vm_size.lower(), {}),
+                                  ENCRYPTION_AT_HOST_CAPABILITY) == "False":
+        system_pool_problem = (
+            f"preflight: {settings.config.system_node_vm_size} (kaito-aks:systemNodeVmSize) does not support "
+            f"encryption at host in {region}; choose a size that does (`az vm list-skus -l {region} --size "
+            f"Standard_D --query \"[?capabilities[?name=='{ENCRYPTION_AT_HOST_CAPABILITY}' && "
+            f"value=='True']].name\"`), or `pulumi config set kaito-aks:encryptionAtHost false`. Nothing was created."
+        )
     checks = []
     for size in candidates:
         vcpus_each, family = _size_facts(size, sku_index)
@@ -269,6 +291,9 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
         elif (restricted := _restriction(sku, region)) is not None:
             check.offered, check.offer_note = False, restricted
             check.problems.append(f"{restricted} in {region}")
+        elif encryption and settings.uses_karpenter and _capability(sku, ENCRYPTION_AT_HOST_CAPABILITY) == "False":
+            # Karpenter's node classes ask for encryption at host (the add-on's pools do not).
+            check.problems.append("no encryption at host (kaito-aks:encryptionAtHost) on this size")
         if check.offered:
             key = normalize_family(family)
             planned = check.vcpus_needed + (system_vcpus if key == normalize_family(system_family) else 0)
@@ -287,7 +312,7 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
                     f"regional vCPU quota (cores) {regional.describe()} has no room for {check.regional_extra} more"
                 )
         checks.append(check)
-    return RegionReport(region, checks)
+    return RegionReport(region, checks, system_pool_problem)
 
 
 def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: str,
@@ -295,8 +320,11 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
     call = _retrying(sleep)
     existing = call(capacity.existing_pools, settings.resource_group_name, settings.cluster_name)
     blocking = network_mismatch(settings, existing)
+    if blocking is None and settings.config.encryption_at_host:
+        blocking = encryption_at_host_unregistered(call(capacity.feature, *ENCRYPTION_AT_HOST_FEATURE), subscription_id)
     candidates = settings.candidate_instance_types
     home = check_region(settings, capacity, settings.location, candidates, existing, call)
+    blocking = blocking or home.system_pool_problem
     elsewhere = []
     if home.chosen is None:
         elsewhere = [
@@ -304,6 +332,21 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
             for region in settings.config.preflight_regions if region != settings.location
         ]
     return PreflightReport(settings, home, elsewhere, subscription_id, blocking)
+
+
+def encryption_at_host_unregistered(feature: dict, subscription_id: str) -> str | None:
+    """Why AKS would refuse encryption at host in this subscription (None: it will not)."""
+    state = str((feature.get("properties") or {}).get("state") or "NotRegistered")
+    if state.lower() == "registered":
+        return None
+    return (
+        f"preflight: kaito-aks:encryptionAtHost is true but the feature Microsoft.Compute/EncryptionAtHost is "
+        f"{state} in subscription {subscription_id}, and AKS refuses such node pools. Register it (once per "
+        f"subscription; it takes a few minutes): `az feature register --namespace Microsoft.Compute --name "
+        f"EncryptionAtHost`, wait until `az feature show --namespace Microsoft.Compute --name EncryptionAtHost "
+        f"--query properties.state` says Registered, then `az provider register --namespace Microsoft.Compute`. "
+        f"Or `pulumi config set kaito-aks:encryptionAtHost false`. Nothing was created."
+    )
 
 
 def network_mismatch(settings: Settings, existing_pools: list[dict]) -> str | None:
@@ -385,6 +428,7 @@ class AzureSdkCapacity:
         from azure.mgmt.containerservice import ContainerServiceClient
 
         credential = credential or azure_api.credential()
+        self.subscription_id = subscription_id
         self.compute = ComputeManagementClient(credential, subscription_id)
         self.containers = ContainerServiceClient(credential, subscription_id)
 
@@ -401,6 +445,17 @@ class AzureSdkCapacity:
             return [pool.as_dict() for pool in self.containers.agent_pools.list(resource_group, cluster)]
         except ResourceNotFoundError:
             return []  # a first deployment: nothing exists yet
+
+    def feature(self, namespace: str, name: str) -> dict:
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        url = (f"/subscriptions/{self.subscription_id}/providers/Microsoft.Features/providers/{namespace}"
+               f"/features/{name}?api-version=2021-07-01")
+        response = self.containers.send_request(HttpRequest("GET", f"https://management.azure.com{url}"))
+        if response.status_code >= 400:
+            raise HttpResponseError(response=response)
+        return response.json()
 
 
 def find_subscription(settings: Settings, env: dict | None = None, run: Callable = subprocess.run) -> str:

@@ -15,6 +15,7 @@ PRICES_FILE = Path(__file__).parent / "data" / "prices.csv"
 REFERENCE_REGION = "eastus"
 LOAD_BALANCER = "network/standard-load-balancer"
 PUBLIC_IP = "network/standard-public-ip"
+AKS_STANDARD_TIER = "aks/standard-tier"
 FIELDS = ("region", "sku", "usd_per_hour", "as_of", "source")
 
 

@@ -83,6 +83,7 @@ def registration_options(request: Any) -> dict[str, Any]:
             "delete": request.customTimeouts.delete,
         },
         "after_delete_hooks": list(request.hooks.after_delete),
+        "after_create_hooks": list(request.hooks.after_create),
         "aliases": [alias.urn or _alias_spec_text(alias.spec) for alias in request.aliases],
         "protect": request.protect,
     }

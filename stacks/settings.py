@@ -167,6 +167,7 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
     key = f"{PROJECT}:"
     _exposure_rules(config, invalid, problems)
     _budget_rules(config, invalid, problems)
+    _upgrade_rules(config, invalid, problems)
     if {"kaito_install", "model_size"} & invalid:
         return None
     mode = INSTALL_MODES[config.kaito_install]
@@ -289,6 +290,29 @@ def _budget_rules(config: StackConfig, invalid: set[str], problems: list[str]) -
             f"{PROJECT}:budgetMonthlyUsd is {config.budget_monthly_usd} but {PROJECT}:budgetContactEmails is empty; "
             f"a budget alerts someone: `pulumi config set --path '{PROJECT}:budgetContactEmails[0]' "
             f"platform@contoso.com`"
+        )
+
+
+def _upgrade_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:
+    """A pinned Kubernetes version must leave room for the upgrades the channel makes, or the next `pulumi up`
+    would ask AKS for a downgrade, which it refuses."""
+    if {"kubernetes_version", "upgrade_channel"} & invalid or config.kubernetes_version is None:
+        return
+    key = f"{PROJECT}:kubernetesVersion"
+    channel = f"{PROJECT}:upgradeChannel"
+    version = config.kubernetes_version
+    minor = ".".join(version.split(".")[:2])
+    if config.upgrade_channel in ("stable", "rapid"):
+        problems.append(
+            f"{key} '{version}' is pinned but {channel} '{config.upgrade_channel}' moves the cluster to newer minor "
+            f"versions, and the next `pulumi up` would ask AKS to go back (it refuses downgrades); unset it with "
+            f"`pulumi config rm {key}`, or use {channel} patch"
+        )
+    elif config.upgrade_channel == "patch" and version != minor:
+        problems.append(
+            f"{key} '{version}' pins a patch version but {channel} 'patch' installs newer patches, and the next "
+            f"`pulumi up` would ask AKS to go back (it refuses downgrades); pin the minor version only: "
+            f"`pulumi config set {key} {minor}`"
         )
 
 

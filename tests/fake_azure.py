@@ -20,6 +20,10 @@ class FakeAzure:
         self.skus = {"eastus": recorded("resource-skus-eastus.json")}
         self.usage = {"eastus": recorded("usages-eastus.json")}
         self.pools: list[dict] = []
+        # Feature registrations, as GET .../providers/Microsoft.Features/providers/<ns>/features/<name> answers
+        # (Azure/azure-rest-api-specs@9057ffbc:specification/resources/resource-manager/Microsoft.Features/stable/
+        # 2025-03-01/examples/getFeature.json).
+        self.features: dict[tuple[str, str], str] = {("Microsoft.Compute", "EncryptionAtHost"): "Registered"}
         self.failures: list[Exception] = []
         self.calls: list[tuple[str, tuple]] = []
 
@@ -52,7 +56,23 @@ class FakeAzure:
     def existing_pools(self, resource_group: str, cluster: str) -> list[dict]:
         return self._answer("pools", (resource_group, cluster), self.pools)
 
+    def feature(self, namespace: str, name: str) -> dict:
+        state = self.features.get((namespace, name), "NotRegistered")
+        return self._answer("feature", (namespace, name), _feature_body(namespace, name, state))
+
+    def set_capability(self, size: str, name: str, value: str, region: str = "eastus") -> None:
+        """Give a recorded SKU a capability the recording lacks (e.g. EncryptionAtHostSupported)."""
+        sku = next(s for s in self.skus[region] if s["name"] == size)
+        sku["capabilities"] = [c for c in sku.get("capabilities", []) if c["name"] != name] + [
+            {"name": name, "value": value}]
+
 
 def pool(name: str, vm_size: str, count: int, mode: str | None = "User") -> dict:
     """An agent pool as the AKS AgentPools API's as_dict() returns it."""
     return {"name": name, "properties": {"vmSize": vm_size, "count": count, "mode": mode}}
+
+
+def _feature_body(namespace: str, name: str, state: str) -> dict:
+    return {"name": f"{namespace}/{name}", "properties": {"state": state},
+            "id": f"/subscriptions/00000000-0000-0000-0000-0000000000aa/providers/Microsoft.Features/providers/"
+                  f"{namespace}/features/{name}", "type": "Microsoft.Features/providers/features"}

@@ -143,6 +143,45 @@ CASES = {
         size_config("small", kaitoInstall="helm"),
         ["kaito-aks:kaitoInstall 'helm'", "addon", "upstream"],
     ),
+    "an admin group that is not an object ID": (
+        size_config("cpu", clusterAdminGroups=["platform-admins"]),
+        ["kaito-aks:clusterAdminGroups", "'platform-admins' is not an object ID", "az ad group show",
+         "00000000-0000-0000-0000-000000000000"],
+    ),
+    "API server open to the whole internet": (
+        size_config("cpu", apiServerAuthorizedIpRanges=["0.0.0.0/0"]),
+        ["kaito-aks:apiServerAuthorizedIpRanges", "'0.0.0.0/0' opens the API server to the whole internet",
+         "203.0.113.0/24"],
+    ),
+    "an AKS tier kaito-aks does not offer": (
+        size_config("cpu", skuTier="Premium"),
+        ["kaito-aks:skuTier 'Premium'", "Free", "Standard"],
+    ),
+    "an upgrade channel AKS does not have": (
+        size_config("cpu", upgradeChannel="weekly"),
+        ["kaito-aks:upgradeChannel 'weekly'", "patch", "node-image", "none"],
+    ),
+    "a node OS channel in the wrong case": (
+        size_config("cpu", nodeOsUpgradeChannel="nodeimage"),
+        ["kaito-aks:nodeOsUpgradeChannel 'nodeimage'", "did you mean 'NodeImage'?"],
+    ),
+    "a maintenance window at 25:00": (
+        size_config("cpu", maintenanceStartTime="25:00"),
+        ["kaito-aks:maintenanceStartTime '25:00'", "HH:mm", "'02:00'"],
+    ),
+    "a maintenance day that is not a day": (
+        size_config("cpu", maintenanceDay="Sun"),
+        ["kaito-aks:maintenanceDay 'Sun'", "Sunday"],
+    ),
+    "a pinned patch version that the patch channel would move": (
+        size_config("cpu", kubernetesVersion="1.33.2"),
+        ["kaito-aks:kubernetesVersion '1.33.2'", "refuses downgrades",
+         "`pulumi config set kaito-aks:kubernetesVersion 1.33`"],
+    ),
+    "a pinned version that the stable channel would move": (
+        size_config("cpu", kubernetesVersion="1.33", upgradeChannel="stable"),
+        ["kaito-aks:kubernetesVersion '1.33'", "kaito-aks:upgradeChannel 'stable'", "pulumi config rm"],
+    ),
 }
 
 

@@ -62,7 +62,7 @@ def test_adding_a_token_reference_to_a_preset_replaces_the_workspace():
 
 def test_a_new_cpu_model_server_replaces_the_workspace_because_kaito_never_applies_template_updates(monkeypatch):
     before = size_program("cpu")
-    monkeypatch.setattr(images, "LLAMA_CPP_SERVER_IMAGE", "ghcr.io/ggml-org/llama.cpp:server-b9000")
+    monkeypatch.setattr(images, "LLAMA_CPP_SERVER_IMAGE", "ghcr.io/ggml-org/llama.cpp:server-b9000@sha256:" + "0" * 64)
     # A different program (another image), so evaluated afresh.
     after = run_program_afresh(size_config("cpu"))
     assert "inference.template.spec.containers[0].image" in changes.changed_paths(

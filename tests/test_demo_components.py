@@ -8,6 +8,7 @@ import kubernetes_validate
 import pytest
 
 from components.demo_app import source_checksum
+from stacks import images
 from stacks.settings import ConfigError
 from tests.harness import PUBLIC_IP, ProgramRun, run_failing_program, size_config, size_program
 
@@ -33,7 +34,7 @@ def test_demo_app_runs_its_mounted_source_on_a_pinned_python_image():
     run = size_program("cpu")
     deployment = run.one(DEPLOYMENT)
     (container,) = pod_spec(deployment)["containers"]
-    assert container["image"] == "python:3.12.7-slim-bookworm"
+    assert container["image"] == images.PYTHON_IMAGE
     assert container["command"] == ["python", "/app/app.py"]
     source = named(run, "kubernetes:core/v1:ConfigMap", "demo-app-source")
     assert source.inputs["data"] == {
@@ -135,7 +136,7 @@ def test_smoke_test_runs_after_the_workspace_and_asks_its_model(model_size):
     run = size_program(model_size)
     job = run.one(JOB)
     workspace = run.one(WORKSPACE)
-    policy = run.one(POLICY)
+    policy = named(run, POLICY, "smoke-test-egress")
     assert workspace.urn in job.dependencies
     assert policy.urn in job.dependencies
     spec = job.inputs["spec"]
@@ -147,7 +148,7 @@ def test_smoke_test_runs_after_the_workspace_and_asks_its_model(model_size):
     assert env["INFERENCE_ENDPOINT"] == run.outputs["inferenceEndpoint"]
     assert env["MODEL"] == run.outputs["model"]
     assert container["command"] == ["python", "/app/smoke_test.py"]
-    assert container["image"] == "python:3.12.7-slim-bookworm"
+    assert container["image"] == images.PYTHON_IMAGE
     assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert spec["template"]["spec"]["restartPolicy"] == "Never"
@@ -174,7 +175,7 @@ def test_a_new_model_runs_a_new_smoke_test_job():
 
 def test_only_the_demo_app_and_smoke_test_reach_the_model():
     run = size_program("small")
-    policy = run.one(POLICY).inputs["spec"]
+    policy = named(run, POLICY, "model-model-access").inputs["spec"]
     workspace_name = run.outputs["workspaceName"]
     model_pods = {"matchLabels": {"kaito.sh/workspace": workspace_name}}
     assert policy["podSelector"] == model_pods
@@ -191,4 +192,6 @@ def test_only_the_demo_app_and_smoke_test_reach_the_model():
 
 def test_model_access_restriction_can_be_switched_off():
     run = size_program("small", restrictModelAccess=False)
-    assert run.of_type(POLICY) == []
+    policy = named(run, POLICY, "model-model-access").inputs["spec"]
+    # Any pod of any namespace may call the model's port (the namespace still denies everything else).
+    assert policy["ingress"][0] == {"from": [{"namespaceSelector": {}}], "ports": [{"port": 5000, "protocol": "TCP"}]}

@@ -199,14 +199,6 @@ def test_no_subscription_anywhere_says_how_to_log_in(monkeypatch):
 # --- inside the program ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake_azure(monkeypatch):
-    azure = FakeAzure()
-    monkeypatch.setattr(preflight, "make_capacity", lambda subscription: azure)
-    monkeypatch.setattr(preflight, "find_subscription", lambda settings, env=None: SUBSCRIPTION)
-    return azure
-
-
 def test_the_program_deploys_the_size_preflight_picked(fake_azure):
     fake_azure.set_usage("StandardNVADSA10v5Family", 0, 0)
     run_ = run_program(size_config("small"), preflight=True)

@@ -247,9 +247,23 @@ def test_standard_and_user_tags_reach_every_azure_resource():
         "environment": "test", "owner": "platform-team", "cost-center": "42",
     }
     azure = [r for r in run.resources if r.type.startswith("azure-native:")]
-    assert len(azure) == 2
-    for resource in azure:
+    taggable = [r for r in azure if takes_tags(r.type)]
+    # Role assignments, maintenance windows and the like have no tags in the ARM API.
+    assert {r.type for r in azure} - {r.type for r in taggable} == {
+        "azure-native:authorization:RoleAssignment", "azure-native:containerservice:MaintenanceConfiguration"}
+    assert len(taggable) == 2
+    for resource in taggable:
         assert resource.inputs["tags"] == expected
+
+
+def takes_tags(resource_type: str) -> bool:
+    """Whether the SDK's resource class for `azure-native:<module>:<Type>` has a `tags` argument."""
+    import importlib
+    import inspect
+
+    _, module, class_name = resource_type.split(":")
+    resource_class = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), class_name)
+    return "tags" in inspect.signature(resource_class._internal_init).parameters
 
 
 def test_user_tags_cannot_override_the_standard_tags():

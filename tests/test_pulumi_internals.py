@@ -86,13 +86,14 @@ def test_a_registration_request_carries_every_option_the_harness_reads():
     )
     request.customTimeouts.create = "30m"
     request.hooks.after_delete.append("hook")
+    request.hooks.after_create.append("created-hook")
     request.aliases.add().urn = "urn:old"
     options = pulumi_internals.registration_options(request)
     assert options == {
         "type": "kubernetes:core/v1:Namespace", "name": "ns", "parent": "urn:parent", "provider": "urn:provider::id",
         "ignore_changes": ["spec"], "replace_on_changes": ["resource.count"], "delete_before_replace": True,
         "dependencies": ["urn:dep"], "custom_timeouts": {"create": "30m", "update": "", "delete": ""},
-        "after_delete_hooks": ["hook"], "aliases": ["urn:old"], "protect": True,
+        "after_delete_hooks": ["hook"], "after_create_hooks": ["created-hook"], "aliases": ["urn:old"], "protect": True,
     }
 
 

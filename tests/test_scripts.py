@@ -97,7 +97,8 @@ def deploy_sandbox(tmp_path: Path) -> tuple[Path, dict[str, str], Path]:
     stamp = project / ".venv" / ".installed-requirements.txt.sha256"
     stamp.write_text(hashlib.sha256(requirements).hexdigest() + "\n")
     calls = tmp_path / "calls.log"
-    tools = fake_tools(tmp_path / "bin", pulumi=f'echo "pulumi $*" >> {calls}', az=f'echo "az $*" >> {calls}')
+    tools = fake_tools(tmp_path / "bin", pulumi=f'echo "pulumi $*" >> {calls}', az=f'echo "az $*" >> {calls}',
+                       kubelogin=f'echo "kubelogin $*" >> {calls}')
     return project, {"PATH": f"{tools}:/usr/bin:/bin", "HOME": str(tmp_path)}, calls
 
 
@@ -114,6 +115,17 @@ def test_deploy_passes_flags_to_pulumi_up_and_a_leading_flag_means_the_dev_stack
     assert result.returncode == 0, result.stderr
     assert calls.read_text().splitlines()[-1] == expected
     assert "pulumi stack select --create dev" in calls.read_text()
+
+
+def test_deploy_says_how_to_get_kubelogin_before_touching_anything(tmp_path):
+    (tmp_path / "bin").mkdir()
+    project, env, calls = deploy_sandbox(tmp_path)
+    (tmp_path / "bin" / "kubelogin").unlink()
+    result = subprocess.run([str(project / "scripts" / "deploy"), "--yes"], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 1
+    assert "kubelogin is not installed" in result.stderr and "az aks install-cli" in result.stderr
+    assert "pulumi" not in calls.read_text()
 
 
 def test_deploy_names_a_missing_stack_file(tmp_path):

@@ -14,7 +14,15 @@ from components.kaito_install import GPU_PROVISIONER_CHART, KAITO_CHART_VERSION,
 from scripts import offline
 from stacks.profiles import UPSTREAM_PROFILES
 from stacks.settings import ConfigError
-from tests.harness import HF_TOKEN, ProgramRun, run_failing_program, settings_of, size_config, size_program
+from tests.harness import (
+    HF_TOKEN,
+    ProgramRun,
+    program,
+    run_failing_program,
+    settings_of,
+    size_config,
+    size_program,
+)
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SCHEMA_V012 = json.loads((SCHEMAS / "workspace-v1beta1-v0.12.0.strict.schema.json").read_text())
@@ -57,7 +65,9 @@ def test_upstream_keeps_oidc_and_workload_identity_but_turns_the_addon_off(model
 def test_addon_mode_installs_nothing_with_helm_and_creates_no_identity(model_size):
     run = size_program(model_size)
     assert run.one(CLUSTER).inputs["aiToolchainOperatorProfile"] == {"enabled": True}
-    assert run.of_type(RELEASE) == [] and run.of_type(IDENTITY) == [] and run.of_type(ROLE) == []
+    assert run.of_type(RELEASE) == [] and run.of_type(IDENTITY) == []
+    # The only role assignment is the deployer's, on the cluster (test_cluster_access).
+    assert [role.name for role in run.of_type(ROLE)] == ["cluster-deployer-rbac-cluster-admin"]
 
 
 @pytest.mark.parametrize("model_size", EXPECTED)
@@ -85,20 +95,45 @@ def test_the_gpu_provisioners_credential_trusts_the_clusters_issuer_for_its_acco
     assert run.one(CLUSTER).urn in credential.dependencies
 
 
-def test_the_gpu_provisioner_may_manage_the_cluster_and_nothing_wider():
+def test_the_gpu_provisioner_may_manage_agent_pools_of_its_cluster_and_nothing_else():
     run = legacy("small")
-    (role,) = run.of_type(ROLE)
+    role = run.named(ROLE, "kaito-gpu-provisioner-cluster-agent-pool-operator")
+    definition = run.one("azure-native:authorization:RoleDefinition").inputs
     cluster_id = run.one("pulumi:providers:kubernetes").inputs["clusterIdentifier"]
-    assert role.inputs["scope"] == cluster_id
-    assert role.inputs["principalType"] == "ServicePrincipal"
     subscription = cluster_id.split("/")[2]
+    group_id = cluster_id.split("/providers/")[0]
+    # Exactly the AgentPools calls Azure/gpu-provisioner makes; nothing that lists credentials or changes
+    # the cluster itself (Contributor did both).
+    assert definition["permissions"] == [{"actions": [
+        "Microsoft.ContainerService/managedClusters/agentPools/read",
+        "Microsoft.ContainerService/managedClusters/agentPools/write",
+        "Microsoft.ContainerService/managedClusters/agentPools/delete",
+    ]}]
+    assert definition["roleType"] == "CustomRole"
+    assert definition["assignableScopes"] == [group_id]
+    assert definition["scope"] == f"/subscriptions/{subscription}"
+    assert role.inputs["scope"] == cluster_id
     assert role.inputs["roleDefinitionId"] == (
-        f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{BUILT_IN_ROLES['Contributor']}"
+        f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/"
+        f"{definition['roleDefinitionId']}"
     )
+    assert role.inputs["principalType"] == "ServicePrincipal"
     assert run.one(IDENTITY).urn in role.dependencies
     assert role.inputs["principalId"] == offline._uuid("principal", run.one(IDENTITY).inputs["resourceName"])
-    again = legacy("small").one(ROLE)
-    assert again.inputs["roleAssignmentName"] == role.inputs["roleAssignmentName"]
+    assert not any(r.inputs["roleDefinitionId"].endswith(BUILT_IN_ROLES["Contributor"]) for r in run.of_type(ROLE))
+    again = legacy("small")
+    assert again.named(ROLE, role.name).inputs["roleAssignmentName"] == role.inputs["roleAssignmentName"]
+    assert again.one("azure-native:authorization:RoleDefinition").inputs == definition
+
+
+def test_role_names_differ_between_stacks_of_one_tenant():
+    """Role assignment and custom role IDs are unique in the whole tenant: two stacks must not collide."""
+    first = legacy("small")
+    second = program(size_config("small", "upstream", nodeProvisioner="gpu-provisioner"), stack="other")
+    for type_ in (ROLE, "azure-native:authorization:RoleDefinition"):
+        names = {r.inputs.get("roleAssignmentName") or r.inputs["roleDefinitionId"] for r in first.of_type(type_)}
+        others = {r.inputs.get("roleAssignmentName") or r.inputs["roleDefinitionId"] for r in second.of_type(type_)}
+        assert names and others and not names & others
 
 
 def test_the_gpu_provisioner_path_pins_kaito_0_12s_version_and_keeps_its_values():
@@ -134,7 +169,8 @@ def test_the_gpu_provisioner_path_pins_kaito_0_12s_version_and_keeps_its_values(
 def test_the_gpu_provisioner_starts_only_after_its_credential_and_role_exist():
     run = legacy("small")
     provisioner = release(run, "gpu-provisioner")
-    for dependency in (run.one(CREDENTIAL), run.one(ROLE), release(run, "kaito-workspace")):
+    role = run.named(ROLE, "kaito-gpu-provisioner-cluster-agent-pool-operator")
+    for dependency in (run.one(CREDENTIAL), role, release(run, "kaito-workspace")):
         assert dependency.urn in provisioner.dependencies
 
 

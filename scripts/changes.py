@@ -15,6 +15,7 @@ sdk/go/common/resource/properties_path.go PropertyPath.Contains) plus the Kubern
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from stacks import pulumi_internals
@@ -105,10 +106,9 @@ def describe_workspace_change(
     ]
 
 
-def workspace_in_state(export: dict[str, Any]) -> dict[str, Any] | None:
-    """The deployed Workspace's inputs from a `pulumi stack export` document; None if there is none."""
-    resources = (export.get("deployment") or {}).get("resources") or []
-    found = [item for item in resources if item.get("type") == WORKSPACE_TYPE and not item.get("delete")]
+def workspace_in_deployment(deployed: Any) -> dict[str, Any] | None:
+    """The deployed Workspace's inputs (scripts/offline.DeployedState); None if there is none."""
+    found = [item for item in deployed.resources.values() if item.get("type") == WORKSPACE_TYPE]
     return _plain(found[0].get("inputs") or {}) if found else None
 
 
@@ -125,3 +125,78 @@ def _plain(value: Any) -> Any:
 
 
 _ABSENT = object()
+
+
+# --- every resource, against a deployed stack ----------------------------------------------------
+
+SECRET = "[secret]"
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """What a preview would plan for one resource: create, update, replace or delete, and the changed inputs."""
+
+    operation: str
+    type: str
+    name: str
+    paths: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        mark = {"create": "+", "delete": "-", "update": "~", "replace": "+-"}[self.operation]
+        changed = f": {', '.join(self.paths)}" if self.paths else ""
+        return f"{mark} {self.operation:<7} {self.type} {self.name}{changed}"
+
+
+def resource_changes(run: Any, deployed: Any) -> list[ResourceChange]:
+    """Each resource of `run` (scripts/offline.ProgramRun) against the deployed stack's recorded inputs
+    (scripts/offline.DeployedState), the way the engine pairs them: by URN, or by a former URN an alias names.
+
+    Inputs are compared leaf by leaf; a secret on either side (ciphertext in a state) cannot be compared and
+    counts as unchanged. Whether an update happens in place or as a replacement is the provider's call: this
+    says "replace" where kaito-aks asks for one (replaceOnChanges) or the Kubernetes provider always makes one
+    (a new name or namespace), and "update" otherwise."""
+    from scripts.offline import alias_urns
+
+    changes: list[ResourceChange] = []
+    matched: set[str] = set()
+    for resource in run.resources:
+        if resource.type.startswith("kaito-aks:"):
+            continue  # components have no inputs of their own
+        urns = [resource.urn, *alias_urns(resource)]
+        old = deployed.find(urns)
+        if old is None:
+            changes.append(ResourceChange("create", resource.type, resource.name))
+            continue
+        matched.add(old["urn"])
+        before = _masked(old.get("inputs") or {})
+        after = _masked(resource.inputs, set(resource.secret_paths))
+        paths = [path for path in changed_paths(before, after)
+                 if leaf_paths(before).get(path) != SECRET and leaf_paths(after).get(path) != SECRET]
+        if not paths:
+            continue
+        rules = [*resource.replace_on_changes, *(IDENTITY_PATHS if resource.type.startswith("kubernetes:") else ())]
+        candidates = {*paths, *(path_parts(path)[0] for path in paths)}
+        replaced = any(contains(rule, path) for rule in rules for path in candidates)
+        changes.append(ResourceChange("replace" if replaced else "update", resource.type, resource.name, tuple(paths)))
+    for urn, old in sorted(deployed.resources.items()):
+        if urn in matched or not old.get("custom") or old.get("type", "").startswith("pulumi:"):
+            continue  # components, the stack, and the engine's default providers
+        changes.append(ResourceChange("delete", old["type"], urn.rsplit("::", 1)[-1]))
+    order = {"replace": 0, "delete": 1, "create": 2, "update": 3}
+    return sorted(changes, key=lambda change: (order[change.operation], change.type, change.name))
+
+
+def _masked(inputs: dict[str, Any], secret_paths: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    """Inputs as plain JSON, with every secret (a program's secret, or ciphertext in a state) as SECRET."""
+    def walk(value: Any, path: str) -> Any:
+        if path in secret_paths or pulumi_internals.is_secret_value(value) or (
+                isinstance(value, dict) and "ciphertext" in value):
+            return SECRET
+        if isinstance(value, dict):
+            return {key: walk(item, f"{path}.{key}" if path else key) for key, item in value.items()
+                    if key != "__defaults"}
+        if isinstance(value, list):
+            return [walk(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return value
+
+    return walk(inputs, "")

@@ -5,6 +5,10 @@
                                                       invalid=<json> (stacks whose config is wrong)
     python -m scripts.ci cost-comment --stack <s> [--state FILE | --against REV]
                                                       the offline plan's figures as a PR comment (Markdown)
+    python -m scripts.ci pr-comment --stack <s> --base <sha>
+                                                      the pull request's comparison with the deployed stack
+                                                      (read with the read-only identity) and a live quota
+                                                      check, as a PR comment (Markdown)
 
 Every stack is read through the program's own parser (stacks/settings), so a wrong value is
 reported here exactly as `pulumi up` would report it.
@@ -15,10 +19,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 from scripts.plan import stack_settings
 from scripts.stack_files import StackFileError, stack_names
@@ -94,6 +101,74 @@ def cost_comment(plan: dict) -> str:
     ])
 
 
+PROJECT = "kaito-aks"
+
+
+def fetch_state(stack: str, destination: Path, env: dict[str, str] | None = None,
+                run: Any = subprocess.run) -> str | None:
+    """Download the stack's checkpoint from an azblob:// state backend with the caller's Azure sign-in (no key,
+    no passphrase: the checkpoint is read as stored, secrets stay ciphertext). Returns the blob read, or None
+    when the backend is not azblob or the stack has no state yet."""
+    env = dict(os.environ if env is None else env)
+    url = env.get("PULUMI_BACKEND_URL", "")
+    if not url.startswith("azblob://"):
+        return None
+    container, _, query = url[len("azblob://"):].partition("?")
+    account = parse_qs(query).get("storage_account", [env.get("AZURE_STORAGE_ACCOUNT", "")])[0]
+    if not account:
+        raise StackFileError("PULUMI_BACKEND_URL is azblob:// but AZURE_STORAGE_ACCOUNT is not set")
+    # Project-scoped stacks, then the older layout (pulumi/pulumi@v3.259.0:pkg/backend/diy/store.go).
+    for blob in (f".pulumi/stacks/{PROJECT}/{stack}.json", f".pulumi/stacks/{PROJECT}/{stack}.json.gz",
+                 f".pulumi/stacks/{stack}.json", f".pulumi/stacks/{stack}.json.gz"):
+        result = run(["az", "storage", "blob", "download", "--auth-mode", "login", "--account-name", account,
+                      "--container-name", container, "--name", blob, "--file", str(destination),
+                      "--only-show-errors", "--no-progress", "--output", "none"],
+                     capture_output=True, text=True)
+        if result.returncode == 0:
+            return blob
+        if "BlobNotFound" not in result.stderr and "does not exist" not in result.stderr:
+            raise StackFileError(f"cannot read the state of {stack} from {url}: {result.stderr.strip()[:300]}")
+    return None
+
+
+def pr_comment(stack: str, base: str, workdir: Path, env: dict[str, str] | None = None,
+               run: Any = subprocess.run, preflight_main: Any = None) -> str:
+    """The pull request's comment for one stack: what changes in the deployed stack, cost, live quota."""
+    from scripts.plan import build_plan
+
+    state = workdir / f"{stack}.state"
+    blob = fetch_state(stack, state, env, run)
+    plan = build_plan(stack, state=state) if blob else build_plan(stack, against=base)
+    lines = [f"{COMMENT_MARKER} {stack}", cost_comment(plan).split("\n", 1)[1]]
+    if blob:
+        changes = plan["resourceChanges"]
+        lines += ["", f"#### Compared with what is deployed (`{blob}`)", "",
+                  "No resource changes: the deployed stack stays as it is." if not changes else
+                  f"{len(changes)} resources change (where kaito-aks does not ask for a replacement, the provider "
+                  f"decides between update and replace):",
+                  *(["```diff", *changes, "```"] if changes else [])]
+    else:
+        lines += ["", "_No deployed state to compare with (a new stack, or state outside an azblob:// backend): "
+                      "compared with the base branch's stack file only._"]
+    lines += ["", "#### Quota and availability (live, read-only)", "", "```", *preflight_lines(stack, preflight_main),
+              "```", "", "_The real `pulumi preview` runs in the stack's GitHub environment (deploy.yml), where the "
+              "state passphrase is; this comparison needs no secret._"]
+    return "\n".join(lines)
+
+
+def preflight_lines(stack: str, preflight_main: Any = None) -> list[str]:
+    import contextlib
+    import io
+
+    if preflight_main is None:
+        from scripts.preflight import main as preflight_main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = preflight_main([stack])
+    verdict = {0: "ready", 1: "NOT READY: nothing fits (the table says why)", 2: "not checked"}[code]
+    return [f"preflight: {verdict}", *out.getvalue().rstrip().splitlines()]
+
+
 def changed_files(base: str) -> list[str]:
     result = subprocess.run(["git", "diff", "--name-only", f"{base}...HEAD"], capture_output=True, text=True,
                             check=True)
@@ -109,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     teardown.add_argument("--today", default=datetime.date.today().isoformat(), help="the date to judge expiry by")
     teardown.add_argument("--stack", default="", help="only this stack (by hand)")
     teardown.add_argument("--action", default="", choices=("", "pause", "destroy"), help="with --stack: what to do")
+    pr = commands.add_parser("pr-comment", help="compare with the deployed stack and check quota, for a PR")
+    pr.add_argument("--stack", required=True)
+    pr.add_argument("--base", required=True, help="the pull request's base commit (used when nothing is deployed)")
     comment = commands.add_parser("cost-comment", help="the offline plan's figures as a PR comment")
     comment.add_argument("--stack", required=True)
     compared = comment.add_mutually_exclusive_group()
@@ -134,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     from scripts.plan import build_plan
 
     try:
+        if args.command == "pr-comment":
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as folder:
+                print(pr_comment(args.stack, args.base, Path(folder)))
+            return 0
         print(cost_comment(build_plan(args.stack, args.state, args.against)))
     except (ConfigError, StackFileError) as error:
         print(f"cost-comment: {error}", file=sys.stderr)

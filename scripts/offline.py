@@ -16,6 +16,7 @@ import gc
 import json
 import logging
 import runpy
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,16 @@ class Registered:
     after_create_hooks: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     protect: bool = False
+    id: str = ""
+    """The ID the mocks (or, replaying a state, the deployed stack) answered with."""
+    response_object: Any = field(default=None, repr=False)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The outputs the registration was answered with, secrets unwrapped."""
+        if self.response_object is None:
+            return {}
+        return _unwrap_secrets(pulumi_internals.deserialize(self.response_object))
 
 
 @dataclass
@@ -159,29 +170,40 @@ def alias_urns(resource: Registered) -> list[str]:
 
 
 class ProviderLikeMocks(pulumi.runtime.Mocks):
-    """Answers like Azure and Kubernetes would for the resources this program creates."""
+    """Answers like Azure and Kubernetes would for the resources this program creates.
+
+    The subscription, the deployer and the seed of the IDs Azure assigns can be other than the defaults, to
+    stand for a real deployment (tests of the comparison with a deployed stack)."""
+
+    subscription = SUBSCRIPTION
+    deployer = DEPLOYER_OBJECT_ID
+    id_seed = "kaito-aks.test"
+
+    def _id(self, kind: str, name: str) -> str:
+        return _uuid(kind, name) if self.id_seed == "kaito-aks.test" else str(
+            uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}.{name}.{self.id_seed}"))
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
         if args.typ == "azure-native:resources:ResourceGroup":
             name = inputs["resourceGroupName"]
-            return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}", {**inputs, "name": name}
+            return f"/subscriptions/{self.subscription}/resourceGroups/{name}", {**inputs, "name": name}
         if args.typ == "azure-native:containerservice:ManagedCluster":
             return self._cluster(inputs)
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             name = inputs["resourceName"]
-            arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+            arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{inputs['resourceGroupName']}"
                       f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}")
-            return arm_id, {**inputs, "name": name, "clientId": _uuid("client", name),
-                            "principalId": _uuid("principal", name), "tenantId": TENANT}
+            return arm_id, {**inputs, "name": name, "clientId": self._id("client", name),
+                            "principalId": self._id("principal", name), "tenantId": TENANT}
         if args.typ == "azure-native:network:VirtualNetwork":
             name = inputs["virtualNetworkName"]
-            arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+            arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{inputs['resourceGroupName']}"
                       f"/providers/Microsoft.Network/virtualNetworks/{name}")
-            return arm_id, {**inputs, "name": name, "resourceGuid": _uuid("vnet", name)}
+            return arm_id, {**inputs, "name": name, "resourceGuid": self._id("vnet", name)}
         if args.typ == "azure-native:network:Subnet":
             name = inputs["subnetName"]
-            arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+            arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{inputs['resourceGroupName']}"
                       f"/providers/Microsoft.Network/virtualNetworks/{inputs['virtualNetworkName']}/subnets/{name}")
             return arm_id, {**inputs, "name": name}
         if args.typ == "azure-native:authorization:RoleDefinition":
@@ -213,12 +235,11 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             return ident, {**inputs, "metadata": {**metadata, "uid": f"uid-{args.name}"}}
         return f"{args.name}-id", inputs
 
-    @staticmethod
-    def _cluster(inputs: dict[str, Any]) -> tuple[str, dict]:
+    def _cluster(self, inputs: dict[str, Any]) -> tuple[str, dict]:
         name = inputs["resourceName"]
         group = inputs["resourceGroupName"]
         location = inputs.get("location", "eastus")
-        arm_id = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}"
+        arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{group}"
                   f"/providers/Microsoft.ContainerService/managedClusters/{name}")
         node_group = f"MC_{group}_{name}_{location}"
         kubelet = f"{name}-agentpool"
@@ -228,7 +249,7 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
         if "userAssignedIdentities" in identity:
             # Given as a list of identity IDs, answered as a map of them to their principal and client IDs.
             identity["userAssignedIdentities"] = {
-                assigned: {"principalId": _uuid("principal", assigned), "clientId": _uuid("client", assigned)}
+                assigned: {"principalId": self._id("principal", assigned), "clientId": self._id("client", assigned)}
                 for assigned in identity["userAssignedIdentities"]
             }
         return arm_id, {
@@ -239,10 +260,10 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             "nodeResourceGroup": node_group,
             "fqdn": f"{name}-dns-4f1b2c3d.hcp.{location}.azmk8s.io",
             "identityProfile": {"kubeletidentity": {
-                "resourceId": (f"/subscriptions/{SUBSCRIPTION}/resourcegroups/{node_group}/providers/"
+                "resourceId": (f"/subscriptions/{self.subscription}/resourcegroups/{node_group}/providers/"
                                f"Microsoft.ManagedIdentity/userAssignedIdentities/{kubelet}"),
-                "clientId": _uuid("client", kubelet),
-                "objectId": _uuid("principal", kubelet),
+                "clientId": self._id("client", kubelet),
+                "objectId": self._id("principal", kubelet),
             }},
             "provisioningState": "Succeeded",
         }
@@ -252,8 +273,8 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             text = FAKE_KUBECONFIG if args.args.get("format") == "exec" else FAKE_AZURE_AUTH_PROVIDER_KUBECONFIG
             return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(text.encode()).decode()}]}
         if args.token == "azure-native:authorization:getClientConfig":
-            return {"clientId": _uuid("client", "deployer"), "objectId": DEPLOYER_OBJECT_ID,
-                    "subscriptionId": SUBSCRIPTION, "tenantId": TENANT}
+            return {"clientId": self._id("client", "deployer"), "objectId": self.deployer,
+                    "subscriptionId": self.subscription, "tenantId": TENANT}
         raise AssertionError(f"the program made an unexpected call: {args.token}")
 
 
@@ -267,6 +288,70 @@ def _uuid(kind: str, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{kind}.{name}.kaito-aks.test"))
 
 
+class DeployedState:
+    """A deployed stack's resources by URN, from `pulumi stack export` or the state backend's own checkpoint
+    file (.pulumi/stacks/<project>/<stack>.json[.gz]; pulumi/pulumi@v3.259.0:pkg/backend/diy/store.go and
+    sdk/go/common/apitype/core.go: {"version", "checkpoint": {"latest": <deployment>}} vs an export's
+    {"version", "deployment"})."""
+
+    def __init__(self, resources: list[dict[str, Any]]) -> None:
+        self.resources = {item["urn"]: item for item in resources if not item.get("delete")}
+
+    @classmethod
+    def parse(cls, data: bytes, source: str = "state") -> DeployedState:
+        import gzip
+
+        try:
+            document = json.loads(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{source} is neither a `pulumi stack export` nor a Pulumi checkpoint: {error}") from None
+        deployment = document.get("deployment") if isinstance(document, dict) else None
+        if deployment is None and isinstance(document, dict):
+            deployment = (document.get("checkpoint") or {}).get("latest")
+        if not isinstance(deployment, dict):
+            raise ValueError(f"{source} is neither a `pulumi stack export` nor a Pulumi checkpoint (no deployment)")
+        return cls(list(deployment.get("resources") or []))
+
+    def find(self, urns: list[str]) -> dict[str, Any] | None:
+        return next((self.resources[urn] for urn in urns if urn in self.resources), None)
+
+    def inputs_of(self, urn_suffix: str) -> dict[str, Any] | None:
+        found = [item for urn, item in self.resources.items() if urn.endswith(urn_suffix)]
+        return found[0].get("inputs") if found else None
+
+
+class DeployedStateMocks(ProviderLikeMocks):
+    """The mocks, except that a resource the deployed stack has is answered with its recorded ID and outputs,
+    and the deployer is whoever the stack's deployer role assignment names: inputs computed from other
+    resources' outputs come out as they would in a real preview. Secret outputs (ciphertext in a state) keep
+    the mocks' stand-ins."""
+
+    def __init__(self, deployed: DeployedState) -> None:
+        self.deployed = deployed
+        self.registering = threading.local()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        mock_id, outputs = super().new_resource(args)
+        deployed = self.deployed.find(getattr(self.registering, "urns", []))
+        if deployed is None or not deployed.get("id"):
+            return mock_id, outputs
+        recorded = {key: value for key, value in (deployed.get("outputs") or {}).items()
+                    if not _is_ciphertext(value)}
+        return deployed["id"], {**outputs, **recorded}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        answer = super().call(args)
+        if args.token == "azure-native:authorization:getClientConfig":
+            deployer = self.deployed.inputs_of("::cluster-deployer-rbac-cluster-admin")
+            if deployer and isinstance(deployer.get("principalId"), str):
+                answer = {**answer, "objectId": deployer["principalId"]}
+        return answer
+
+
+def _is_ciphertext(value: Any) -> bool:
+    return pulumi_internals.is_secret_value(value) or (isinstance(value, dict) and "ciphertext" in value)
+
+
 class RecordingMonitor(pulumi_internals.MockMonitor):
     """The mock monitor, keeping each registration's options as well as its inputs."""
 
@@ -275,12 +360,17 @@ class RecordingMonitor(pulumi_internals.MockMonitor):
         self.registrations: list[Registered] = []
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        if isinstance(self.mocks, DeployedStateMocks):
+            # The SDK registers from a thread pool: the URN travels with the thread to new_resource.
+            self.mocks.registering.urns = [self.make_urn(request.parent, request.type, request.name),
+                                           *(alias.urn for alias in request.aliases if alias.urn)]
         response = super().RegisterResource(request)
         options = pulumi_internals.registration_options(request)
         if options["type"] != "pulumi:pulumi:Stack":
             raw = pulumi_internals.deserialize(request.object)
             self.registrations.append(
-                Registered(**options, inputs=_unwrap_secrets(raw), urn=response.urn, secret_paths=_secret_paths(raw))
+                Registered(**options, inputs=_unwrap_secrets(raw), urn=response.urn, secret_paths=_secret_paths(raw),
+                           id=response.id, response_object=response.object)
             )
         return response
 
@@ -361,6 +451,42 @@ def run_program_afresh(config: dict[str, Any], stack: str = "test", secret_keys:
     return ProgramRun(registrations, *result, warnings)
 
 
+def run_program_against(config: dict[str, Any], deployed: DeployedState, stack: str,
+                        secret_keys: tuple[str, ...] = ()) -> ProgramRun:
+    """A preview of `config` where what the deployed stack has is answered from its state (uncached)."""
+    return run_program_with(config, DeployedStateMocks(deployed), stack, secret_keys, preview=True)
+
+
+def run_program_with(config: dict[str, Any], mocks: ProviderLikeMocks, stack: str = "test",
+                     secret_keys: tuple[str, ...] = (), preview: bool = False) -> ProgramRun:
+    """A run answered by other mocks than the default (uncached)."""
+    registrations, result, warnings = _run(config, stack, secret_keys, preview, False, mocks)
+    if isinstance(result, BaseException):
+        raise result
+    return ProgramRun(registrations, *result, warnings)
+
+
+def state_export(run: ProgramRun) -> dict[str, Any]:
+    """What `pulumi stack export` would hold after `pulumi up` of `run` (secrets as ciphertext), for tests and
+    for trying the comparison without a deployed stack."""
+    # Outputs the providers mark secret themselves (pulumi-random's result, pulumi-tls's private key).
+    provider_secrets = {"result", "privateKeyPem", "privateKeyOpenssh", "privateKeyPemPkcs8"}
+
+    def encrypt(value: Any, secret_paths: list[str], path: str = "") -> Any:
+        if path in secret_paths:
+            return {pulumi_internals.SIG_KEY: pulumi_internals.SECRET_SIG, "ciphertext": "v1:c2VjcmV0"}
+        if isinstance(value, dict):
+            return {key: encrypt(item, secret_paths, f"{path}.{key}" if path else key) for key, item in value.items()}
+        return value
+
+    resources = [{
+        "urn": resource.urn, "custom": not resource.type.startswith(f"{PROJECT}:"), "id": resource.id,
+        "type": resource.type, "inputs": encrypt(resource.inputs, resource.secret_paths),
+        "outputs": encrypt(resource.outputs, [*resource.secret_paths, *provider_secrets]), "parent": resource.parent,
+    } for resource in run.resources]
+    return {"version": 3, "deployment": {"manifest": {}, "resources": resources}}
+
+
 def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool,
             preflight: bool) -> tuple[list[Registered], Any, list[str]]:
     if preflight:  # fake Azure answers differ between tests: never cached
@@ -374,14 +500,15 @@ def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], pr
 
 
 def _run(
-    config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool, preflight: bool
+    config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool, preflight: bool,
+    mocks: ProviderLikeMocks | None = None,
 ) -> tuple[list[Registered], Any, list[str]]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # A run makes tens of thousands of short-lived objects (Outputs, futures) and no cycles worth chasing
     # while it lasts: collect once at the end instead of dozens of times during it.
     gc.disable()
-    monitor = RecordingMonitor(ProviderLikeMocks())
+    monitor = RecordingMonitor(mocks or ProviderLikeMocks())
     warnings = _Warnings()
     logger = logging.getLogger(f"kaito-aks.offline.{id(warnings)}")
     logger.propagate = False

@@ -22,7 +22,7 @@ import yaml
 
 from components.workspace import REPLACE_ON_CHANGES
 from scripts import changes
-from scripts.offline import ProgramRun, run_program
+from scripts.offline import DeployedState, ProgramRun, run_program, run_program_against
 from scripts.stack_files import ROOT, SECRET_PLACEHOLDER, StackFileError, load_stack_config
 from stacks.catalog import VM_SIZES
 from stacks.settings import ConfigError, Settings, parse_settings, placeholder_message
@@ -44,31 +44,49 @@ def stack_settings(stack: str, root: Path | None = None) -> tuple[dict[str, str]
 def evaluate(config: dict[str, str], stack: str) -> ProgramRun:
     """The program run for a stack file's config, as `pulumi preview` evaluates it (placeholders are
     warnings here, not errors)."""
-    secret_keys = tuple(key for key, value in config.items() if value == SECRET_PLACEHOLDER)
-    return run_program(config, stack=stack, secret_keys=secret_keys, preview=True)
+    return run_program(config, stack=stack, secret_keys=secret_keys_of(config), preview=True)
 
 
 def build_plan(stack: str, state: Path | None = None, against: str | None = None) -> dict[str, Any]:
     config, settings = stack_settings(stack)
+    if state is not None:
+        # Evaluated against what is deployed: resources it has answer with their real IDs and outputs, so the
+        # comparison below shows only what this change does (scripts/offline.py DeployedStateMocks).
+        deployed = load_state(state)
+        run = run_program_against(config, deployed, stack, secret_keys_of(config))
+        document = plan_document(stack, settings, run)
+        document["comparedWith"] = f"the deployed state ({state.name})"
+        document["changes"] = changes.describe_workspace_change(
+            changes.workspace_in_deployment(deployed), document["workspace"], REPLACE_ON_CHANGES,
+            settings.profile.readiness_timeout_minutes)
+        document["resourceChanges"] = [change.line() for change in changes.resource_changes(run, deployed)]
+        return document
     run = evaluate(config, stack)
     document = plan_document(stack, settings, run)
-    if state is not None or against is not None:
-        old, source = deployed_workspace(stack, state, against)
+    if against is not None:
+        old, source = workspace_at(stack, against)
         document["comparedWith"] = source
         document["changes"] = changes.describe_workspace_change(
             old, document["workspace"], REPLACE_ON_CHANGES, settings.profile.readiness_timeout_minutes)
     return document
 
 
-def deployed_workspace(stack: str, state: Path | None, against: str | None) -> tuple[dict | None, str]:
-    """The Workspace as deployed (a state export) or as an earlier stack file would make it."""
-    if state is not None:
-        try:
-            export = json.loads(state.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise StackFileError(f"{state} is not a `pulumi stack export` document: {error}") from None
-        return changes.workspace_in_state(export), f"the deployed state ({state.name})"
-    assert against is not None
+def load_state(path: Path) -> DeployedState:
+    """A `pulumi stack export`, or the state backend's checkpoint file (.json or .json.gz)."""
+    try:
+        return DeployedState.parse(path.read_bytes(), str(path))
+    except OSError as error:
+        raise StackFileError(f"cannot read {path}: {error}") from None
+    except ValueError as error:
+        raise StackFileError(str(error)) from None
+
+
+def secret_keys_of(config: dict[str, str]) -> tuple[str, ...]:
+    return tuple(key for key, value in config.items() if value == SECRET_PLACEHOLDER)
+
+
+def workspace_at(stack: str, against: str) -> tuple[dict | None, str]:
+    """The Workspace as the stack file at another git revision would make it."""
     shown = subprocess.run(["git", "show", f"{against}:Pulumi.{stack}.yaml"], capture_output=True, text=True)
     if shown.returncode != 0:
         return None, f"Pulumi.{stack}.yaml at {against} (absent: a new stack)"
@@ -175,9 +193,14 @@ def changes_lines(plan: dict[str, Any]) -> list[str]:
     if "changes" not in plan:
         return []
     head = f"Compared with {plan['comparedWith']}:"
-    if not plan["changes"]:
-        return [head, "  the running model is not interrupted", ""]
-    return [head, *(f"  WARNING: {change}" for change in plan["changes"]), ""]
+    model = [f"  WARNING: {change}" for change in plan["changes"]] or ["  the running model is not interrupted"]
+    lines = [head, *model]
+    if "resourceChanges" in plan:
+        resource_lines = plan["resourceChanges"]
+        lines += [f"  Resources that change ({len(resource_lines)}; the provider decides update or replace where "
+                  f"kaito-aks does not):" if resource_lines else "  No resource changes: the deployed stack stays "
+                  "as it is.", *(f"    {line}" for line in resource_lines)]
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     compared = parser.add_mutually_exclusive_group()
     compared.add_argument("--state", type=Path, metavar="FILE",
-                          help="a `pulumi stack export` of the deployed stack: say what the change does to the model")
+                          help="the deployed stack's state (`pulumi stack export`, or the backend's checkpoint "
+                               "file, .json or .json.gz): every resource that changes, and what happens to the model")
     compared.add_argument("--against", metavar="REVISION",
                           help="a git revision: compare with the stack file there (e.g. a pull request's base)")
     parser.add_argument("--changes-only", action="store_true",

@@ -20,3 +20,16 @@ def fake_azure(monkeypatch):
     monkeypatch.setattr(preflight, "make_capacity", lambda subscription: azure)
     monkeypatch.setattr(preflight, "find_subscription", lambda settings, env=None: SUBSCRIPTION)
     return azure
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(name): the test uses tests/background.py's command <name>")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Start, in the background, every slow command a collected test will ask for."""
+    from tests import background, background_commands  # noqa: F401 - registers the commands
+
+    for item in items:
+        for marker in item.iter_markers("background"):
+            background.start(marker.args[0])

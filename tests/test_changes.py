@@ -9,6 +9,8 @@ import pytest
 
 from components.workspace import IMMUTABLE_FIELDS, REPLACE_ON_CHANGES
 from scripts import changes, plan
+from scripts.offline import ProviderLikeMocks, run_program_with, state_export
+from scripts.plan import secret_keys_of
 from stacks import images
 from stacks.profiles import ADDON_PROFILES
 from tests.harness import (
@@ -133,14 +135,6 @@ def test_pausing_and_a_first_deploy_are_described_too():
     assert changes.describe_workspace_change(running, running, REPLACE_ON_CHANGES, 40) == []
 
 
-def state_export(run: ProgramRun) -> dict:
-    """A `pulumi stack export` document (deployment.resources[].inputs) holding the run's resources."""
-    return {"version": 3, "deployment": {"resources": [
-        {"urn": r.urn, "type": r.type, "custom": True, "inputs": {**r.inputs, "__defaults": []}}
-        for r in run.resources
-    ]}}
-
-
 def test_the_plan_command_compares_with_the_deployed_state(tmp_path, capsys):
     deployed = program(size_config("cpu", nodeCount=2), stack="dev", preview=True)
     exported = tmp_path / "state.json"
@@ -170,3 +164,73 @@ def test_the_plan_command_compares_with_the_stack_file_at_a_git_revision(capsys)
     assert plan.main(["dev", "--against", "HEAD", "--changes-only"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Compared with Pulumi.dev.yaml at HEAD")
+
+
+# --- every resource against a deployed stack (the pull-request preview) ---------------------------
+
+class AzureAsDeployed(ProviderLikeMocks):
+    """Azure's answers in a real subscription: its own subscription, deployer and assigned IDs, not the mocks'."""
+
+    subscription = "8c1e5b9a-3f42-4d7e-9a61-2b7f0c4d9e13"
+    deployer = "5f0b7a2c-9d34-4e18-8b6a-7c2e1d0f4a95"
+    id_seed = "eastus.azure.example"
+
+
+def deployed(config, tmp_path, name="state.json", checkpoint=False, gzipped=False):
+    """`pulumi up` of `config` as the state records it (IDs from AzureAsDeployed, secrets as ciphertext): an
+    export, or the backend's own checkpoint file, optionally gzipped."""
+    import gzip
+
+    run = run_program_with(config, AzureAsDeployed(), stack="dev", secret_keys=secret_keys_of(config))
+    document = state_export(run)
+    if checkpoint:
+        latest = document["deployment"]
+        document = {"version": 3, "checkpoint": {"stack": "organization/kaito-aks/dev", "latest": latest}}
+    text = json.dumps(document).encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if gzipped else text)
+    return path
+
+
+@pytest.mark.parametrize(("checkpoint", "gzipped"), [(False, False), (True, True)])
+def test_an_unchanged_stack_plans_no_change_even_with_azures_own_ids(tmp_path, capsys, checkpoint, gzipped):
+    state = deployed(stack_config("dev"), tmp_path, "dev.json.gz" if gzipped else "dev.json", checkpoint, gzipped)
+    assert plan.main(["dev", "--state", str(state), "--changes-only"]) == 0
+    assert "No resource changes: the deployed stack stays as it is." in capsys.readouterr().out
+    # Without the deployed IDs the role assignments' scopes and principals would all differ.
+    assert any("RoleAssignment" in line for line in plan_against_mocks_only(state))
+
+
+def plan_against_mocks_only(state) -> list[str]:
+    """The comparison as it would come out if the mocks did not answer from the state (shows the need)."""
+    from scripts.offline import DeployedState
+
+    return [change.line() for change in changes.resource_changes(
+        program(stack_config("dev"), stack="dev", preview=True), DeployedState.parse(state.read_bytes()))]
+
+
+def test_the_preview_lists_exactly_the_resources_a_change_touches(tmp_path, monkeypatch):
+    state = deployed(stack_config("dev"), tmp_path)
+    changed = {**stack_config("dev"), "kaito-aks:skuTier": "Standard", "kaito-aks:demoApp": "false"}
+    monkeypatch.setattr(plan, "load_stack_config", lambda stack, root=None: changed)
+    assert plan.build_plan("dev", state=state)["resourceChanges"] == [
+        "- delete  kubernetes:apps/v1:Deployment demo-app-deployment",
+        "- delete  kubernetes:core/v1:ConfigMap demo-app-source",
+        "- delete  kubernetes:core/v1:Service demo-app-service",
+        "- delete  kubernetes:networking.k8s.io/v1:NetworkPolicy demo-app-egress",
+        "- delete  kubernetes:networking.k8s.io/v1:NetworkPolicy demo-app-ingress",
+        "~ update  azure-native:containerservice:ManagedCluster cluster-aks: sku.tier",
+    ]
+
+
+def test_a_replaced_model_shows_as_a_replacement_and_the_token_never_prints(tmp_path, monkeypatch, capsys):
+    state = deployed(size_config("large"), tmp_path)
+    other = size_config("large", hfToken="hf_rotated_token_value_0000000000", nodeCount=2)
+    monkeypatch.setattr(plan, "load_stack_config", lambda stack, root=None: {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in other.items()})
+    assert plan.main(["dev", "--state", str(state), "--changes-only"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: changing kaito-aks:nodeCount replaces the model deployment" in out
+    assert "+- replace kubernetes:kaito.sh/v1beta1:Workspace model-workspace: resource.count" in out
+    assert "hf_rotated_token_value" not in out and HF_TOKEN not in out
+    assert "model-hf-token" not in out  # ciphertext on one side: not comparable, not printed

@@ -14,6 +14,7 @@ from scripts import plan
 from stacks import prices
 from stacks.catalog import VM_SIZES
 from stacks.profiles import ADDON_PROFILES
+from tests import background
 from tests.harness import MODEL_SIZES, program, settings_of, size_config, stack_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,9 +96,9 @@ def test_plan_command_reports_a_missing_stack_file(capsys):
     assert "no stack file Pulumi.nowhere.yaml (stack files here: " in capsys.readouterr().err
 
 
+@pytest.mark.background("plan-into-head")
 def test_plan_piped_into_head_ends_without_a_traceback():
-    command = f"{sys.executable} -m scripts.plan dev --json | head -n 3"
-    result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True)
+    result, _ = background.result("plan-into-head")  # ./scripts/plan dev --json | head -n 3
     assert result.stdout.splitlines()[0] == "{"
     assert "Traceback" not in result.stderr, result.stderr
 

@@ -54,7 +54,7 @@ def test_the_offline_plan_warns_about_every_placeholder_a_stack_file_ships(stack
 
 
 def test_an_override_that_moves_the_model_to_another_size_says_what_why_and_what_it_costs():
-    run = program(size_config("small", model="phi-3-medium-4k-instruct"), preview=True)
+    run = program(size_config("small", model="phi-3-medium-4k-instruct"))
     (notice,) = [w for w in run.warnings if "does not fit" in w]
     chosen = run.outputs["instanceType"]
     extra = prices.usd_per_hour(chosen, "eastus") - prices.usd_per_hour("Standard_NV36ads_A10_v5", "eastus")
@@ -65,7 +65,7 @@ def test_an_override_that_moves_the_model_to_another_size_says_what_why_and_what
 
 
 def test_no_notice_when_nothing_was_overridden():
-    assert not any("does not fit" in warning for warning in program(size_config("small"), preview=True).warnings)
+    assert not any("does not fit" in warning for warning in program(size_config("small")).warnings)
 
 
 def copy_project(tmp_path: Path) -> Path:

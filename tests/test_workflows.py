@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,19 +42,28 @@ def test_workflows_match_githubs_schema():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_workflows_pass_zizmor():
-    result = subprocess.run([str(BIN / "zizmor"), "--offline", str(ROOT / ".github" / "workflows")],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "No findings to report" in result.stdout + result.stderr
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: p.parent.name + "/" + p.name)
 def test_every_action_is_pinned_to_the_release_commit(path):
-    for step in steps(yaml.safe_load(path.read_text())):
-        if "uses" in step:
+    document = yaml.safe_load(path.read_text())
+    found = list(steps(document)) if "jobs" in document else document["runs"]["steps"]
+    for step in found:
+        if step.get("uses", "").startswith("$/"):
+            # This repository's own action, at the workflow's own commit.
+            assert (ROOT / step["uses"][2:] / "action.yml").is_file(), step["uses"]
+        elif "uses" in step:
             action, ref = step["uses"].split("@")
             assert PINNED[action] == ref.split()[0], step["uses"]
+
+
+def test_the_composite_action_matches_githubs_schema():
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions", *map(str, ACTIONS)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -68,30 +78,30 @@ def test_workflows_grant_nothing_by_default(path):
             assert job["permissions"] == {}
 
 
-def test_pr_preview_posts_the_diff_logs_in_by_oidc_and_queues_per_stack():
+def test_pr_preview_plans_offline_then_compares_with_the_deployed_state_per_stack():
     workflow = load("preview.yml")
     assert set(workflow[True]) == {"pull_request"}  # PyYAML reads the key `on` as True
-    preview = workflow["jobs"]["preview"]
-    assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
-    assert preview["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
-    uses = {step["uses"].split("@")[0]: step for step in preview["steps"] if "uses" in step}
-    assert "client-secret" not in uses["azure/login"]["with"] and "creds" not in uses["azure/login"]["with"]
-    assert uses["pulumi/actions"]["with"]["command"] == "preview"
-    assert uses["pulumi/actions"]["with"]["comment-on-pr"] is True
-    assert preview["env"]["ARM_USE_OIDC"] == "true"
-    assert any("scripts.ci cost-comment" in step.get("run", "") for step in preview["steps"])
+    compare = workflow["jobs"]["compare"]
+    assert compare["needs"] == "plan"
+    assert compare["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.plan.outputs.stacks) }}"
+    assert "head.repo.full_name == github.repository" in compare["if"]  # forks stop at the offline plan
     plan_job = workflow["jobs"]["plan"]
     assert plan_job["permissions"] == {"contents": "read"}
     assert any("scripts.plan" in step.get("run", "") for step in plan_job["steps"])
+    assert workflow["concurrency"]["cancel-in-progress"] is True  # a new push replaces the old comparison
 
 
 def test_deploy_goes_dev_then_staging_then_prod_in_their_environments():
-    job = load("deploy.yml")["jobs"]["up"]
+    deploy = load("deploy.yml")
+    job = deploy["jobs"]["up"]
     assert job["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
     assert job["strategy"]["max-parallel"] == 1 and job["strategy"]["fail-fast"] is True
     assert job["environment"] == "${{ matrix.stack }}"
+    assert job["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
     (pulumi,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions")]
-    assert pulumi["with"]["command"] == "up"
+    # `up` on a merge; a real `pulumi preview`, in the environment, by hand.
+    assert pulumi["with"]["command"] == "${{ inputs.preview-only && 'preview' || 'up' }}"
+    assert deploy[True]["workflow_dispatch"]["inputs"]["preview-only"]["type"] == "boolean"
 
 
 def test_teardown_runs_nightly_and_on_demand_with_the_hook_enabled():
@@ -202,3 +212,69 @@ def test_cost_comment_carries_the_plans_figures(capsys):
     assert "not a preview" in comment
     # staging ships a placeholder e-mail address: the comment says so.
     assert "**Placeholder:** kaito-aks:budgetContactEmails entry platform-team@example.com" in comment
+
+
+# --- the pull request's comparison with what is deployed ---------------------------------------------
+
+
+class FakeBlobStore:
+    """`az storage blob download` over a dict of blob name -> bytes, recording each call."""
+
+    def __init__(self, blobs: dict[str, bytes], failure: str | None = None) -> None:
+        self.blobs, self.failure, self.calls = blobs, failure, []
+
+    def __call__(self, command: list[str], capture_output: bool, text: bool):
+        self.calls.append(command)
+        name = command[command.index("--name") + 1]
+        if self.failure:
+            return subprocess.CompletedProcess(command, 1, "", self.failure)
+        if name not in self.blobs:
+            return subprocess.CompletedProcess(command, 3, "", "ERROR: The specified blob does not exist.\n"
+                                               "ErrorCode:BlobNotFound")
+        Path(command[command.index("--file") + 1]).write_bytes(self.blobs[name])
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+
+AZBLOB = {"PULUMI_BACKEND_URL": "azblob://pulumi-state", "AZURE_STORAGE_ACCOUNT": "kaitoaksstate1234abcd"}
+
+
+def test_the_state_is_read_with_the_sign_in_and_no_key(tmp_path):
+    store = FakeBlobStore({".pulumi/stacks/kaito-aks/dev.json.gz": b"{}"})
+    assert ci.fetch_state("dev", tmp_path / "s", AZBLOB, store) == ".pulumi/stacks/kaito-aks/dev.json.gz"
+    first = store.calls[0]
+    assert first[:3] == ["az", "storage", "blob"] and "--auth-mode" in first
+    assert first[first.index("--auth-mode") + 1] == "login" and "--account-key" not in first
+    assert first[first.index("--container-name") + 1] == "pulumi-state"
+    assert [c[c.index("--name") + 1] for c in store.calls] == [
+        ".pulumi/stacks/kaito-aks/dev.json", ".pulumi/stacks/kaito-aks/dev.json.gz"]
+    named = {"PULUMI_BACKEND_URL": "azblob://state?storage_account=other"}
+    ci.fetch_state("dev", tmp_path / "s", named, store)
+    assert store.calls[-1][store.calls[-1].index("--account-name") + 1] == "other"
+
+
+def test_no_state_outside_azblob_and_a_refusal_is_reported(tmp_path):
+    assert ci.fetch_state("dev", tmp_path / "s", {"PULUMI_BACKEND_URL": "https://api.pulumi.com"}) is None
+    assert ci.fetch_state("dev", tmp_path / "s", AZBLOB, FakeBlobStore({})) is None  # not deployed yet
+    refused = FakeBlobStore({}, failure="ERROR: AuthorizationPermissionMismatch")
+    with pytest.raises(ci.StackFileError, match="AuthorizationPermissionMismatch"):
+        ci.fetch_state("dev", tmp_path / "s", AZBLOB, refused)
+
+
+def test_the_pr_comment_lists_what_changes_in_the_deployed_stack_and_the_live_quota(tmp_path, monkeypatch):
+    from scripts.offline import run_program, state_export
+    from tests.harness import stack_config
+
+    deployed = run_program({**stack_config("dev"), "kaito-aks:skuTier": "Standard"}, stack="dev", preview=True)
+    store = FakeBlobStore({".pulumi/stacks/kaito-aks/dev.json": json.dumps(state_export(deployed)).encode()})
+
+    def preflight(argv: list[str]) -> int:
+        print(f"preflight for stack {argv[0]}: OK")
+        return 0
+
+    comment = ci.pr_comment("dev", "HEAD", tmp_path, AZBLOB, store, preflight)
+    assert comment.startswith(f"{ci.COMMENT_MARKER} dev\n")
+    assert "#### Compared with what is deployed (`.pulumi/stacks/kaito-aks/dev.json`)" in comment
+    assert "```diff\n~ update  azure-native:containerservice:ManagedCluster cluster-aks: sku.tier\n```" in comment
+    assert "preflight: ready\npreflight for stack dev: OK" in comment
+    nothing = ci.pr_comment("dev", "HEAD", tmp_path, AZBLOB, FakeBlobStore({}), preflight)
+    assert "compared with the base branch's stack file only" in nothing

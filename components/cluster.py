@@ -33,6 +33,7 @@ NETWORK = ClusterNetwork()
 # otherwise create; the overlay's pod range (10.244.0.0/16) and the service range (10.0.0.0/16) lie outside.
 NODE_VNET_RANGE = "10.224.0.0/12"
 NODE_SUBNET_RANGE = "10.224.0.0/16"
+SYSTEM_POOL_MAX_PODS = 110
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,9 @@ def system_pool_profile(
         type="VirtualMachineScaleSets",
         vm_size=vm_size,
         count=count,
+        # Stated rather than left to the network plugin's default: 110 is Kubernetes' own per-node default,
+        # room for the daemon sets and the cluster services, well within what AKS accepts (up to 250).
+        max_pods=SYSTEM_POOL_MAX_PODS,
         enable_encryption_at_host=encryption_at_host,
         vnet_subnet_id=subnet_id,
     )

@@ -3,7 +3,9 @@
 - Pulumi.yaml's `config:` block (and the note on keys Pulumi's schema cannot declare);
 - the configuration table in README.md, between its `settings:begin` and `settings:end` markers;
 - the model-size table in README.md (profiles, catalog and price table), between `profiles:begin`
-  and `profiles:end`. `./scripts/prices` runs this after a refresh, so the README keeps up.
+  and `profiles:end`. `./scripts/prices` runs this after a refresh, so the README keeps up;
+- the table of accepted checkov findings in README.md (scripts/scan.py), between `scan-skips:begin` and
+  `scan-skips:end`.
 
     ./scripts/generate           rewrite both
     ./scripts/generate --check   exit 1 if either is out of date (the tests run this)
@@ -30,6 +32,7 @@ PULUMI_YAML = ROOT / "Pulumi.yaml"
 README = ROOT / "README.md"
 SETTINGS_MARKERS = ("<!-- settings:begin -->", "<!-- settings:end -->")
 PROFILES_MARKERS = ("<!-- profiles:begin -->", "<!-- profiles:end -->")
+SCAN_MARKERS = ("<!-- scan-skips:begin -->", "<!-- scan-skips:end -->")
 SYSTEM_POOL = default_of("system_node_vm_size")
 
 PROJECT_HEADER = """\
@@ -139,8 +142,20 @@ def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
     return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
+def scan_skips_table() -> str:
+    from scripts.scan import SKIPPED, STACK_SKIPPED
+
+    rows = ["| check | stacks | why it is accepted |", "| --- | --- | --- |"]
+    rows += [f"| {check} | all | {reason} |" for check, reason in sorted(SKIPPED.items())]
+    rows += [f"| {check} | {stack} | {reason} |"
+             for stack, skips in sorted(STACK_SKIPPED.items()) for check, reason in sorted(skips.items())]
+    return "\n".join(rows)
+
+
 def readme_with_tables(text: str) -> str:
-    return replace_between(replace_between(text, SETTINGS_MARKERS, readme_table()), PROFILES_MARKERS, profiles_table())
+    text = replace_between(text, SETTINGS_MARKERS, readme_table())
+    text = replace_between(text, PROFILES_MARKERS, profiles_table())
+    return replace_between(text, SCAN_MARKERS, scan_skips_table())
 
 
 def outdated() -> list[Path]:

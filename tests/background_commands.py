@@ -37,3 +37,15 @@ def setup_azure_twice(folder: Path) -> tuple[list[str], dict[str, str] | None]:
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(folder), "FAKE_AZ_STATE": str(folder / "az.json"),
            "FAKE_AZ_LOG": str(folder / "az.log")}
     return ["bash", "-c", f"cd {folder} && {script}"], env
+
+
+@command("checkov")
+def checkov_over_every_stack_file(folder: Path) -> tuple[list[str], dict[str, str] | None]:
+    """checkov over what the program renders for each stack file (<folder>/<stack>/), in one process. The
+    rendering runs here, in the test process: its program runs are the suite's own (cached)."""
+    from scripts import scan
+    from scripts.stack_files import stack_names
+
+    for stack in stack_names():
+        scan.render(stack, folder)
+    return [*scan.checkov_command(folder)], None

@@ -42,7 +42,7 @@ def test_help_explains_every_argument_without_doing_anything(name, tmp_path):
     assert "--" in result.stdout  # the options are listed
 
 
-@pytest.mark.parametrize("module", ["plan", "preflight", "prices", "generate"])
+@pytest.mark.parametrize("module", ["plan", "preflight", "prices", "generate", "scan"])
 def test_python_commands_have_a_complete_help(module):
     import sys
 

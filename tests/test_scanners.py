@@ -1,0 +1,87 @@
+"""checkov over what the program renders for every stack file (scripts/scan.py): the Kubernetes objects as
+manifests, the Azure resources as an ARM template. A finding that is neither fixed nor on the committed skip
+list (with its reason) fails here, and so does a skip that no longer matches a finding."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from scripts import scan
+from scripts.stack_files import stack_names
+from tests import background
+
+STACKS = stack_names()
+
+
+@pytest.fixture(scope="module")
+def checkov() -> dict:
+    finished, folder = background.result("checkov")
+    assert finished.returncode in (0, 1), finished.stderr[-2000:]  # 1: some check failed
+    reports = json.loads(finished.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    by_stack: dict[str, list[dict]] = {stack: [] for stack in STACKS}
+    for finding in scan.failures(finished.stdout):
+        by_stack[finding["file"].strip("/").split("/")[0]].append(finding)
+    return {"summaries": {r["check_type"]: r["summary"] for r in reports}, "findings": by_stack, "folder": folder}
+
+
+@pytest.mark.background("checkov")
+def test_checkov_read_every_object_of_every_stack(checkov):
+    summaries = checkov["summaries"]
+    assert set(summaries) == {"kubernetes", "arm"}
+    for framework in ("kubernetes", "arm"):
+        assert summaries[framework]["parsing_errors"] == 0
+        assert summaries[framework]["resource_count"] > 0
+    rendered = sum(len([d for d in yaml.safe_load_all((checkov["folder"] / s / "kubernetes.yaml").read_text()) if d])
+                   for s in STACKS)
+    # checkov counts each object, and again the pod template inside a Deployment or Job.
+    assert summaries["kubernetes"]["resource_count"] >= rendered
+
+
+@pytest.mark.background("checkov")
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_finding_is_fixed_or_accepted_with_a_reason(checkov, stack):
+    bad = scan.unaccepted(stack, checkov["findings"][stack])
+    assert bad == [], "\n".join(f"{b['id']} {b['name']}: {b['resource']}" for b in bad)
+
+
+@pytest.mark.background("checkov")
+def test_no_kubernetes_finding_is_accepted_at_all(checkov):
+    assert [f for findings in checkov["findings"].values() for f in findings if f["framework"] == "kubernetes"] == []
+
+
+@pytest.mark.background("checkov")
+def test_every_accepted_finding_still_occurs(checkov):
+    """A skip for a finding that went away would hide its return: remove it."""
+    seen = {stack: {f["id"] for f in findings} for stack, findings in checkov["findings"].items()}
+    for check in scan.SKIPPED:
+        assert any(check in ids for ids in seen.values()), f"{check} is skipped but no stack has it"
+    for stack, skips in scan.STACK_SKIPPED.items():
+        for check in skips:
+            assert check in seen[stack], f"{check} is skipped for {stack}, which no longer has it"
+
+
+@pytest.mark.background("checkov")
+def test_prod_passes_the_checks_it_has_the_settings_for(checkov):
+    prod = {f["id"] for f in checkov["findings"]["prod"]}
+    for check in ("CKV_AZURE_227", "CKV_AZURE_141", "CKV_AZURE_5", "CKV_AZURE_7", "CKV_AZURE_171", "CKV_AZURE_168"):
+        assert check not in prod
+    assert "prod" not in scan.STACK_SKIPPED
+
+
+def test_every_skip_says_why():
+    reasons = [*scan.SKIPPED.values(), *(r for skips in scan.STACK_SKIPPED.values() for r in skips.values())]
+    assert all(len(reason) > 40 for reason in reasons)
+
+
+def test_the_template_carries_the_clusters_arm_properties():
+    template = scan.arm_template(scan.stack_run("prod"))
+    (cluster,) = [r for r in template["resources"] if r["type"] == "Microsoft.ContainerService/managedClusters"]
+    properties = cluster["properties"]
+    assert properties["disableLocalAccounts"] is True and properties["enableRBAC"] is True
+    assert properties["aadProfile"] == {"managed": True, "enableAzureRBAC": True}
+    assert properties["agentPoolProfiles"][0]["enableEncryptionAtHost"] is True
+    assert cluster["sku"] == {"name": "Base", "tier": "Standard"} and "resourceName" not in properties

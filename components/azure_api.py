@@ -5,10 +5,13 @@ Credentials are DefaultAzureCredential's: `az login` on a laptop, OIDC (azure/lo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
+
+import pulumi
 
 
 class NoSubscription(Exception):
@@ -51,3 +54,13 @@ def managed_clusters_client(subscription_id: str):
     from azure.mgmt.containerservice import ContainerServiceClient
 
     return ContainerServiceClient(credential(), subscription_id).managed_clusters
+
+
+def blocking_hook(name: str, work: Callable[[pulumi.ResourceHookArgs], None]) -> pulumi.ResourceHook:
+    """A resource hook whose work blocks (Azure SDK calls, waiting): it runs in a thread, so the program's
+    event loop, which also answers the engine's other callbacks, stays free while it waits."""
+
+    async def hook(args: pulumi.ResourceHookArgs) -> None:
+        await asyncio.to_thread(work, args)
+
+    return pulumi.ResourceHook(name, hook)

@@ -255,7 +255,9 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         kubeconfig = pulumi.Output.secret(
-            credentials.kubeconfigs.apply(decode_first_kubeconfig).apply(use_azure_cli_sign_in)
+            credentials.kubeconfigs.apply(decode_first_kubeconfig).apply(
+                lambda text: use_azure_cli_sign_in(text, still_local_accounts_ok=pulumi.runtime.is_dry_run())
+            )
         )
 
         provider = k8s.Provider(
@@ -404,16 +406,24 @@ KUBELOGIN_INSTALL_HINT = (
 )
 
 
-def use_azure_cli_sign_in(kubeconfig_text: str) -> str:
+def use_azure_cli_sign_in(kubeconfig_text: str, still_local_accounts_ok: bool = False) -> str:
     """AKS's exec kubeconfig asks kubelogin for an interactive device-code login, which a deployment cannot
     answer. Rewrite its user to what `kubelogin convert-kubeconfig -l azurecli` writes
     (Azure/kubelogin@v0.2.19:pkg/internal/converter/convert.go): the token of whoever is signed in to the Azure
     CLI. In CI, AAD_LOGIN_METHOD=workloadidentity switches kubelogin to the workflow's federated token instead
-    (Azure/kubelogin@v0.2.19:pkg/internal/token/options.go, UpdateFromEnv), with the same kubeconfig."""
+    (Azure/kubelogin@v0.2.19:pkg/internal/token/options.go, UpdateFromEnv), with the same kubeconfig.
+
+    A preview of a cluster deployed before it had Entra ID (`still_local_accounts_ok`) sees that cluster's
+    local-account kubeconfig (AKS ignores format=exec for it): it is used as it is, with a warning, until the
+    update turns Entra ID on."""
     config = yaml.safe_load(kubeconfig_text)
     users = config.get("users") or []
     execs = [user.get("user", {}).get("exec") for user in users]
     if not users or not all(execs):
+        if still_local_accounts_ok:
+            pulumi.log.warn("the cluster does not use Entra ID sign-in yet: this preview reads it with its local "
+                            "account; `pulumi up` turns Entra ID on and local accounts off (docs/UPGRADING.md)")
+            return kubeconfig_text
         raise ValueError("AKS returned a kubeconfig without a kubelogin (exec) user; is the cluster Entra ID-enabled?")
     for user, current in zip(users, execs, strict=True):
         args = list(current.get("args") or [])

@@ -124,4 +124,4 @@ def cluster_access_hook(name: str) -> pulumi.ResourceHook:
         token = azure_api.credential().get_token(f"{AKS_SERVER_APP_ID}/.default").token
         wait_until_allowed(lambda: may_create_namespaces(server, token), server.url, log=pulumi.log.info)
 
-    return pulumi.ResourceHook(name, after_assignment_created)
+    return azure_api.blocking_hook(name, after_assignment_created)

@@ -59,7 +59,7 @@ def cleanup_hook(
             instance_type=resource.get("instanceType"), log=pulumi.log.info,
         )
 
-    return pulumi.ResourceHook(name, after_workspace_deleted)
+    return azure_api.blocking_hook(name, after_workspace_deleted)
 
 
 def delete_workspace_pools(

@@ -130,6 +130,8 @@ _ABSENT = object()
 # --- every resource, against a deployed stack ----------------------------------------------------
 
 SECRET = "[secret]"
+# Inputs the engine records for an explicit provider besides the program's own.
+ENGINE_PROVIDER_INPUTS = ("version", "pluginDownloadURL")
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,12 @@ def resource_changes(run: Any, deployed: Any) -> list[ResourceChange]:
         matched.add(old["urn"])
         before = _masked(old.get("inputs") or {})
         after = _masked(resource.inputs, set(resource.secret_paths))
+        # What the provider's Check filled in (it lists them in __defaults) and what the engine adds to a
+        # provider's inputs is not the program's: compare only what the program says.
+        for key in [*((old.get("inputs") or {}).get("__defaults") or []),
+                    *(ENGINE_PROVIDER_INPUTS if resource.type.startswith("pulumi:providers:") else ())]:
+            if key not in after:
+                before.pop(key, None)
         paths = [path for path in changed_paths(before, after)
                  if leaf_paths(before).get(path) != SECRET and leaf_paths(after).get(path) != SECRET]
         if not paths:

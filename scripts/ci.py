@@ -163,9 +163,12 @@ def preflight_lines(stack: str, preflight_main: Any = None) -> list[str]:
     if preflight_main is None:
         from scripts.preflight import main as preflight_main
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = preflight_main([stack])
-    verdict = {0: "ready", 1: "NOT READY: nothing fits (the table says why)", 2: "not checked"}[code]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = preflight_main([stack])
+    except Exception as error:  # noqa: BLE001 - the comment still says what it could and could not check
+        return ["preflight: not checked", f"{error.__class__.__name__}: {str(error).splitlines()[0][:300]}"]
+    verdict = {0: "ready", 1: "NOT READY (below: why, and what to do)", 2: "not checked"}[code]
     return [f"preflight: {verdict}", *out.getvalue().rstrip().splitlines()]
 
 

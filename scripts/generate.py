@@ -143,12 +143,12 @@ def replace_between(text: str, markers: tuple[str, str], body: str) -> str:
 
 
 def scan_skips_table() -> str:
-    from scripts.scan import SKIPPED, STACK_SKIPPED
+    from scripts.scan import ACCEPTED_WHERE, SKIPPED
 
     rows = ["| check | stacks | why it is accepted |", "| --- | --- | --- |"]
     rows += [f"| {check} | all | {reason} |" for check, reason in sorted(SKIPPED.items())]
-    rows += [f"| {check} | {stack} | {reason} |"
-             for stack, skips in sorted(STACK_SKIPPED.items()) for check, reason in sorted(skips.items())]
+    rows += [f"| {check} | where `{key}` is `{str(value).lower()}` | {reason} |"
+             for check, (key, value, reason) in sorted(ACCEPTED_WHERE.items())]
     return "\n".join(rows)
 
 

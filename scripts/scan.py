@@ -4,8 +4,8 @@ ARM properties as the program sets them).
 
     ./scripts/scan [stack ...]       every stack file by default; exit 1 on a finding not in SKIPPED
 
-Findings kaito-aks accepts are in SKIPPED (every stack) and STACK_SKIPPED (one stack), each with its reason;
-tests/test_scanners.py fails on any other finding, and on a skip that no longer matches anything.
+Findings kaito-aks accepts are in SKIPPED (every stack) and ACCEPTED_WHERE (stacks with a given setting), each
+with its reason; tests/test_scanners.py fails on any other finding, and on a skip that no longer matches anything.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import yaml
 from scripts.offline import ProgramRun, run_program
 from scripts.plan import secret_keys_of
 from scripts.stack_files import ROOT, load_stack_config, stack_names
+from stacks.config import declarations
 
 CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
 
@@ -40,11 +41,12 @@ SKIPPED: dict[str, str] = {
     "CKV_AZURE_226": "ephemeral OS disks need a VM size with a cache or temp disk at least as large as the OS disk; "
                      "the default system pool size, Standard_D4s_v5, has no temp disk",
 }
-# Accepted for one stack only, with why.
-STACK_SKIPPED: dict[str, dict[str, str]] = {
-    "dev": {"CKV_AZURE_227": "encryption at host needs a per-subscription feature registration; dev is the "
-                             "one-command stack and leaves kaito-aks:encryptionAtHost at its default (prod sets it)"},
-    "staging": {"CKV_AZURE_227": "as dev: staging leaves kaito-aks:encryptionAtHost at its default (prod sets it)"},
+# Accepted where a setting has a given value, with why: (setting key, value, reason). Keyed on settings, not
+# stack names, so a stack file copied for a new environment is judged by what it sets.
+ACCEPTED_WHERE: dict[str, tuple[str, Any, str]] = {
+    "CKV_AZURE_227": ("kaito-aks:encryptionAtHost", False,
+                      "encryption at host needs a per-subscription feature registration, so it is a setting, off "
+                      "by default so that a new stack deploys with one command; prod turns it on"),
 }
 
 # Pulumi type token -> ARM resource type, for the resources the program creates.
@@ -138,8 +140,21 @@ def failures(checkov_json: str) -> list[dict[str, str]]:
     return found
 
 
+def accepted_for(stack: str, root: Path | None = None) -> dict[str, str]:
+    """The findings accepted for a stack file: SKIPPED, and ACCEPTED_WHERE's whose setting it has."""
+    from scripts.plan import stack_settings
+
+    _, settings = stack_settings(stack, root)
+    accepted = dict(SKIPPED)
+    for check, (key, value, reason) in ACCEPTED_WHERE.items():
+        field = next(name for name, item in declarations() if item.full_key == key)
+        if getattr(settings.config, field) == value:
+            accepted[check] = reason
+    return accepted
+
+
 def unaccepted(stack: str, found: list[dict[str, str]]) -> list[dict[str, str]]:
-    accepted = {**SKIPPED, **STACK_SKIPPED.get(stack, {})}
+    accepted = accepted_for(stack)
     return [item for item in found if item["id"] not in accepted]
 
 

@@ -32,8 +32,13 @@ def setup_azure_twice(folder: Path) -> tuple[list[str], dict[str, str] | None]:
         "apps": {"kaito-aks-github-contoso-kaito-aks": OLD_APP}, "principals": {}, "credentials": {},
         "assignments": [], "accounts": [], "vaults": [], "keys": []}))
     setup = f"{ROOT / 'scripts' / 'setup-azure'} --repo {SETUP_REPO} --with-state --with-key-vault"
+    # A third run after the delegation's condition went stale (an older list of assignable roles).
+    stale = ("import json; s = json.load(open('az.json')); "
+             "[a.update(condition='((old))') for a in s['assignments'] if a['condition']]; "
+             "json.dump(s, open('az.json', 'w'))")
     script = (f"{setup} > first.out 2> first.err; echo $? > first.rc; echo '[\"{SECOND_RUN}\"]' >> az.log; "
-              f"{setup} > second.out 2> second.err; echo $? > second.rc")
+              f"{setup} > second.out 2> second.err; echo $? > second.rc; {sys.executable} -c \"{stale}\"; "
+              f"{setup} > third.out 2> third.err; echo $? > third.rc")
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(folder), "FAKE_AZ_STATE": str(folder / "az.json"),
            "FAKE_AZ_LOG": str(folder / "az.log")}
     return ["bash", "-c", f"cd {folder} && {script}"], env

@@ -59,8 +59,12 @@ def main(argv: list[str]) -> int:
         parameters = json.loads(given["--parameters"])
         state["credentials"].setdefault(given["--id"], {})[parameters["name"]] = parameters
     elif words[:3] == ["role", "assignment", "list"]:
-        out = next((a["id"] for a in state["assignments"] if (a["principal"], a["role"], a["scope"]) == (
-            given["--assignee"], given["--role"], given["--scope"])), "")
+        found = next((a for a in state["assignments"] if (a["principal"], a["role"], a["scope"]) == (
+            given["--assignee"], given["--role"], given["--scope"])), None)
+        field = given["--query"].removeprefix("[0].")
+        out = (found or {}).get(field) or ""
+    elif words[:3] == ["role", "assignment", "delete"]:
+        state["assignments"] = [a for a in state["assignments"] if a["id"] != given["--ids"]]
     elif words[:3] == ["role", "assignment", "create"]:
         state["assignments"].append({
             "id": new_id("assignment", f"{given['--assignee-object-id']}{given['--role']}{given['--scope']}"),

@@ -234,3 +234,23 @@ def test_a_replaced_model_shows_as_a_replacement_and_the_token_never_prints(tmp_
     assert "+- replace kubernetes:kaito.sh/v1beta1:Workspace model-workspace: resource.count" in out
     assert "hf_rotated_token_value" not in out and HF_TOKEN not in out
     assert "model-hf-token" not in out  # ciphertext on one side: not comparable, not printed
+
+
+def test_what_providers_add_to_recorded_inputs_is_not_a_change(tmp_path):
+    """A real state records what a provider's Check filled in (listed in __defaults) and the provider version
+    the engine adds to an explicit provider: neither is a change the program makes."""
+    from scripts.offline import DeployedState
+
+    state = json.loads(deployed(stack_config("dev"), tmp_path).read_text())
+    for resource in state["deployment"]["resources"]:
+        if resource["type"] == "kubernetes:core/v1:Namespace":
+            resource["inputs"]["metadata"]["annotations"] = {"kept": "as is"}  # a real difference, for control
+        if resource["type"] == "azure-native:containerservice:ManagedCluster":
+            resource["inputs"]["__defaults"] = ["publicNetworkAccess"]
+            resource["inputs"]["publicNetworkAccess"] = "Enabled"
+        if resource["type"] == "pulumi:providers:kubernetes":
+            resource["inputs"]["version"] = "4.34.2"
+    lines = [change.line() for change in changes.resource_changes(
+        program(stack_config("dev"), stack="dev", preview=True), DeployedState(state["deployment"]["resources"]))]
+    assert not any("publicNetworkAccess" in line or "version" in line for line in lines)
+    assert any("Namespace" in line and "metadata.annotations.kept" in line for line in lines)

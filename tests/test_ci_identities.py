@@ -37,8 +37,10 @@ class SetupRun:
         self.folder = folder
         self.first = self._finished("first")
         self.second = self._finished("second")
+        self.third = self._finished("third")
         calls = self.calls()
         self.creates_first = len([call for call in calls[:calls.index([SECOND_RUN])] if "create" in call])
+        self.creates_second = len([call for call in calls if "create" in call]) - self.creates_first
 
     def _finished(self, which: str) -> subprocess.CompletedProcess:
         return subprocess.CompletedProcess(which, int((self.folder / f"{which}.rc").read_text()),
@@ -63,6 +65,7 @@ def setup() -> SetupRun:
     run = SetupRun(folder)
     assert run.first.returncode == 0, run.first.stderr
     assert run.second.returncode == 0, run.second.stderr
+    assert run.third.returncode == 0, run.third.stderr
     return run
 
 
@@ -112,8 +115,9 @@ def test_the_deploy_identity_may_assign_exactly_the_roles_the_stacks_assign(setu
 
 @pytest.mark.background("setup-azure")
 def test_running_it_again_creates_nothing_and_it_prints_what_to_set_where(setup):
-    # Only the idempotent `az group create` and `az storage container create` run again.
-    assert len([call for call in setup.calls() if "create" in call]) - setup.creates_first == 2
+    # Only the idempotent `az group create` and `az storage container create` run again (the third run
+    # does the same, plus the one assignment whose condition went stale).
+    assert setup.creates_second == 2 + 2 + 1
     out = setup.second.stdout
     azure = setup.azure()
     preview_app = azure["apps"]["kaito-aks-github-contoso-kaito-aks-preview"]
@@ -195,3 +199,11 @@ def test_zizmors_auditor_persona_finds_nothing():
                              str(GITHUB)], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout + result.stderr
+
+
+@pytest.mark.background("setup-azure")
+def test_a_stale_condition_on_the_delegation_is_replaced(setup):
+    assert "Role Based Access Control Administrator on /subscriptions/" in setup.third.stdout
+    assert "its condition changed, assigning it again" in setup.third.stdout
+    (delegation,) = [a for a in setup.azure()["assignments"] if a["role"] == "Role Based Access Control Administrator"]
+    assert "((old))" not in delegation["condition"] and "GuidEquals" in delegation["condition"]

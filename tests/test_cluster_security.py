@@ -76,7 +76,35 @@ def test_the_kubeconfig_holds_no_credential_and_signs_in_with_kubelogin():
     assert kubeconfig["clusters"][0]["cluster"]["server"].startswith("https://")
 
 
-def test_a_kubeconfig_without_a_kubelogin_user_is_refused_with_the_reason():
+class ClusterBeforeEntraId(offline.ProviderLikeMocks):
+    """A stack deployed before kaito-aks turned Entra ID on: AKS ignores format=exec and returns the local
+    account's kubeconfig."""
+
+    def call(self, args):
+        if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
+            return {"kubeconfigs": [{"name": "clusterUser",
+                                     "value": base64.b64encode(LOCAL_ACCOUNT_KUBECONFIG.encode()).decode()}]}
+        return super().call(args)
+
+
+LOCAL_ACCOUNT_KUBECONFIG = offline.FAKE_KUBECONFIG.split("users:")[0] + """users:
+- name: clusterUser_rg-kaito-aks-test_aks-kaito-aks-test
+  user:
+    client-certificate-data: Y2VydA==
+    client-key-data: a2V5
+    token: 0123456789abcdef
+"""
+
+
+def test_a_preview_of_a_stack_from_before_entra_id_reads_it_with_its_local_account_and_says_so():
+    run = offline.run_program_with(size_config("cpu"), ClusterBeforeEntraId(), preview=True)
+    assert yaml.safe_load(run.one(PROVIDER).inputs["kubeconfig"])["users"][0]["user"]["token"] == "0123456789abcdef"
+    assert any("does not use Entra ID sign-in yet" in warning for warning in run.warnings)
+
+
+def test_an_update_that_still_gets_a_local_account_kubeconfig_fails_with_the_reason():
+    with pytest.raises(ValueError, match="without a kubelogin"):
+        use_azure_cli_sign_in(LOCAL_ACCOUNT_KUBECONFIG)
     with pytest.raises(ValueError, match="without a kubelogin"):
         use_azure_cli_sign_in(offline.FAKE_AZURE_AUTH_PROVIDER_KUBECONFIG)
 

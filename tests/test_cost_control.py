@@ -107,7 +107,7 @@ def test_the_hook_reads_the_deleted_workspace_from_its_old_inputs():
 
     target = GpuPoolCleanupTarget("rg-kaito-aks-dev", "aks-kaito-aks-dev", subscription_id="sub-1")
     callback = _hook_callback(target, agent_pools)
-    callback(pulumi.ResourceHookArgs(
+    run_hook(callback, pulumi.ResourceHookArgs(
         urn="urn:pulumi:dev::kaito-aks::kubernetes:kaito.sh/v1beta1:Workspace::model-workspace",
         id="kaito/ws-phi-4-mini-instruct", name="model-workspace", type=WORKSPACE,
         old_inputs={"metadata": {"name": "ws-phi-4-mini-instruct", "namespace": "kaito"},
@@ -115,6 +115,16 @@ def test_the_hook_reads_the_deleted_workspace_from_its_old_inputs():
     ))
     assert client.deleted == ["ws9a8b7c"]
     assert asked_for == ["sub-1"]
+
+
+def run_hook(callback, args) -> None:
+    """Call a registered hook function as the SDK does: awaiting it when it is a coroutine."""
+    import asyncio
+    import inspect
+
+    result = callback(args)
+    if inspect.isawaitable(result):
+        asyncio.run(result)
 
 
 def _hook_callback(target: GpuPoolCleanupTarget, agent_pools):

@@ -278,3 +278,11 @@ def test_the_pr_comment_lists_what_changes_in_the_deployed_stack_and_the_live_qu
     assert "preflight: ready\npreflight for stack dev: OK" in comment
     nothing = ci.pr_comment("dev", "HEAD", tmp_path, AZBLOB, FakeBlobStore({}), preflight)
     assert "compared with the base branch's stack file only" in nothing
+
+
+def test_a_preflight_that_cannot_ask_azure_leaves_a_line_not_a_failed_job():
+    def throttled(argv):
+        raise RuntimeError("HttpResponseError: (TooManyRequests) try later")
+
+    assert ci.preflight_lines("dev", throttled) == [
+        "preflight: not checked", "RuntimeError: HttpResponseError: (TooManyRequests) try later"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes import (
+    ModelConnection,
     inherited_dependencies,
     model_client_egress_spec,
     pod_selector,
@@ -31,26 +32,23 @@ class DemoAppArgs:
 
     namespace: pulumi.Input[str]
     """Namespace to run in (the Workspace's)."""
-    inference_endpoint: pulumi.Input[str]
-    """OpenAI-compatible base URL of the model, ending in /v1."""
+    connection: ModelConnection
+    """How the app reaches the model: in the cluster, or through the front door with its own API key."""
     source: Mapping[str, str]
     """The app's files by name (app.py, index.html, ...), mounted read-only at /app."""
     image: str
     """Pinned Python image to run app.py with."""
-    public: bool = False
-    """True: a LoadBalancer limited to `allowed_source_ranges`; False: ClusterIP, reached by port-forward."""
-    allowed_source_ranges: Sequence[str] = ()
-    """CIDRs allowed to reach a public app."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Recommended labels, plus any label the model's NetworkPolicy admits."""
     name: str = "demo-app"
     """Name of the Deployment, Service and ConfigMap."""
     replicas: int = 1
     """0 while the stack is paused: the app has no model to talk to."""
-    model_pods: Mapping[str, str] = field(default_factory=dict)
-    """Labels of the model's pods: the only destination (besides DNS) the app may reach."""
-    model_port: int = 5000
-    """The model pods' port (the Service's target)."""
+    clients: tuple[dict[str, Any], ...] = ()
+    """NetworkPolicy peers allowed to reach the app (the front door's proxies); empty: any (kubectl
+    port-forward, which NetworkPolicy does not see, is how a private stack is reached)."""
+    team: str = "demo-app"
+    """The app's team name at the front door (its key, its limits, its usage)."""
 
 
 class DemoApp(pulumi.ComponentResource):
@@ -58,8 +56,6 @@ class DemoApp(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
     """Name of the app's Service."""
-    url: pulumi.Output[str] | None
-    """http://<public IP> when public; None when private."""
     port_forward_command: pulumi.Output[str]
     """The kubectl command that makes the app reachable on http://localhost:8000 (runnable as is)."""
 
@@ -86,8 +82,8 @@ class DemoApp(pulumi.ComponentResource):
                 opts=on_cluster,
             )
             for direction, spec in (
-                ("ingress", serve_port_spec(pod_selector(labels), APP_PORT)),
-                ("egress", model_client_egress_spec(pod_selector(labels), args.model_pods, args.model_port)),
+                ("ingress", serve_port_spec(pod_selector(labels), APP_PORT, args.clients)),
+                ("egress", model_client_egress_spec(pod_selector(labels), args.connection)),
             )
         ]
         # The pods start under their policies: an app that cannot reach its model never becomes ready.
@@ -110,14 +106,7 @@ class DemoApp(pulumi.ComponentResource):
             "kubectl port-forward -n ", service.metadata.namespace, " svc/", service.metadata.name,
             f" {APP_PORT}:80",
         )
-        self.url = (
-            service.status.apply(lambda status: f"http://{status.load_balancer.ingress[0].ip}")
-            if args.public
-            else None
-        )
-        self.register_outputs(
-            {"serviceName": self.service_name, "url": self.url, "portForwardCommand": self.port_forward_command}
-        )
+        self.register_outputs({"serviceName": self.service_name, "portForwardCommand": self.port_forward_command})
 
 
 def source_checksum(source: Mapping[str, str]) -> str:
@@ -152,7 +141,7 @@ def deployment_spec(
                         "image": args.image,
                         "command": ["python", f"{SOURCE_MOUNT}/app.py"],
                         "env": [
-                            {"name": "INFERENCE_ENDPOINT", "value": args.inference_endpoint},
+                            *args.connection.env(),
                             {"name": "PORT", "value": str(APP_PORT)},
                             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
                             {"name": "PYTHONUNBUFFERED", "value": "1"},
@@ -167,12 +156,14 @@ def deployment_spec(
                         "volumeMounts": [
                             {"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True},
                             {"name": "tmp", "mountPath": "/tmp"},
+                            *args.connection.volume_mounts(),
                         ],
                     }
                 ],
                 "volumes": [
                     {"name": "source", "configMap": {"name": source_config_map}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}},
+                    *args.connection.volumes(args.team),
                 ],
             },
         },
@@ -180,13 +171,9 @@ def deployment_spec(
 
 
 def service_spec(args: DemoAppArgs, selector: Mapping[str, str]) -> dict[str, Any]:
-    spec: dict[str, Any] = {
+    """Inside the cluster only: people reach the app through the front door, or kubectl port-forward."""
+    return {
+        "type": "ClusterIP",
         "selector": dict(selector),
         "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
     }
-    if args.public:
-        spec["type"] = "LoadBalancer"
-        spec["loadBalancerSourceRanges"] = list(args.allowed_source_ranges)
-    else:
-        spec["type"] = "ClusterIP"
-    return spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -68,24 +69,78 @@ def deny_all_ingress_spec() -> dict[str, Any]:
     return {"podSelector": {}, "policyTypes": ["Ingress"]}
 
 
-def serve_port_spec(pods: Mapping[str, str], port: int) -> dict[str, Any]:
-    """`pods` accept connections on `port` from any source (a LoadBalancer's own source ranges still apply)."""
-    return {
-        "podSelector": {"matchLabels": dict(pods)},
-        "policyTypes": ["Ingress"],
-        "ingress": [{"ports": [{"port": port, "protocol": "TCP"}]}],
-    }
+def serve_port_spec(pods: Mapping[str, str], port: int, clients: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
+    """`pods` accept connections on `port` from `clients` (NetworkPolicy peers), or from any source."""
+    rule: dict[str, Any] = {"ports": [{"port": port, "protocol": "TCP"}]}
+    if clients:
+        rule = {"from": list(clients), **rule}
+    return {"podSelector": {"matchLabels": dict(pods)}, "policyTypes": ["Ingress"], "ingress": [rule]}
 
 
-def model_client_egress_spec(clients: Mapping[str, str], model_pods: Mapping[str, str], model_port: int) -> dict:
-    """`clients` (same namespace) may resolve names and call the model's port; nothing else leaves them."""
+@dataclass(frozen=True)
+class Destination:
+    """Where a client may connect: any of `peers` (NetworkPolicy peers) on `port`."""
+
+    peers: tuple[dict[str, Any], ...]
+    port: int
+
+
+@dataclass(frozen=True)
+class ModelConnection:
+    """How the demo app and the smoke test reach the model: in the cluster, or through the front door with an
+    API key of their own (kept in a Secret under their team name)."""
+
+    endpoint: pulumi.Input[str]
+    """OpenAI-compatible base URL, ending in /v1."""
+    identity: str
+    """What the endpoint is, as stable text (part of the smoke test Job's name)."""
+    destinations: tuple[Destination, ...]
+    """Where the client's traffic to the model goes, for its egress policy."""
+    api_key_secret: str | None = None
+    verify_tls: bool = True
+    """False only for a front door with a test certificate (Let's Encrypt staging), which nothing can verify."""
+
+    def env(self) -> list[dict[str, Any]]:
+        env: list[dict[str, Any]] = [{"name": "INFERENCE_ENDPOINT", "value": self.endpoint}]
+        if self.api_key_secret is not None:
+            # A file, not an environment variable: it never shows in `kubectl describe` or a crash dump, and a
+            # rotated key reaches the running app (the kubelet refreshes mounted Secrets).
+            env.append({"name": "INFERENCE_API_KEY_FILE", "value": f"{API_KEY_MOUNT}/{API_KEY_FILE}"})
+        if not self.verify_tls:
+            env.append({"name": "INFERENCE_TLS_VERIFY", "value": "false"})
+        return env
+
+    def volumes(self, team: str) -> list[dict[str, Any]]:
+        if self.api_key_secret is None:
+            return []
+        return [{"name": "api-key", "secret": {"secretName": self.api_key_secret,
+                                               "items": [{"key": team, "path": API_KEY_FILE}]}}]
+
+    def volume_mounts(self) -> list[dict[str, Any]]:
+        if self.api_key_secret is None:
+            return []
+        return [{"name": "api-key", "mountPath": API_KEY_MOUNT, "readOnly": True}]
+
+
+API_KEY_MOUNT = "/var/run/kaito-aks"
+API_KEY_FILE = "api-key"
+
+
+def in_cluster_model(endpoint: str, model_pods: Mapping[str, str], model_port: int) -> ModelConnection:
+    return ModelConnection(endpoint, endpoint, (Destination(({"podSelector": {"matchLabels": dict(model_pods)}},),
+                                                            model_port),))
+
+
+def model_client_egress_spec(clients: Mapping[str, str], connection: ModelConnection) -> dict[str, Any]:
+    """`clients` (same namespace) may resolve names and reach the model the way `connection` says; nothing else
+    leaves them."""
     return {
         "podSelector": {"matchLabels": dict(clients)},
         "policyTypes": ["Egress"],
         "egress": [
             {"to": [CLUSTER_DNS], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
-            {"to": [{"podSelector": {"matchLabels": dict(model_pods)}}],
-             "ports": [{"port": model_port, "protocol": "TCP"}]},
+            *({"to": list(destination.peers), "ports": [{"port": destination.port, "protocol": "TCP"}]}
+              for destination in connection.destinations),
         ],
     }
 

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes import (
+    ModelConnection,
     inherited_dependencies,
     model_client_egress_spec,
     pod_selector,
@@ -29,8 +30,8 @@ class SmokeTestArgs:
 
     namespace: pulumi.Input[str]
     """Namespace to run in (the Workspace's, so the model's NetworkPolicy applies)."""
-    inference_endpoint: str
-    """OpenAI-compatible base URL of the model, ending in /v1."""
+    connection: ModelConnection
+    """How the test reaches the model: the way the demo app does (through the front door when there is one)."""
     model: str
     """The model expected to answer (part of the Job's identity: a new model is tested anew)."""
     source: Mapping[str, str]
@@ -41,10 +42,10 @@ class SmokeTestArgs:
     """The Job's active deadline: every attempt together."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Recommended labels, plus any label the model's NetworkPolicy admits."""
-    model_pods: Mapping[str, str] = field(default_factory=dict)
-    """Labels of the model's pods: the only destination (besides DNS) the test may reach."""
-    model_port: int = 5000
-    """The model pods' port (the Service's target)."""
+    team: str = "smoke-test"
+    """The test's team name at the front door."""
+    attempts: int = 5
+    """How often it asks before failing (a front door's certificate can take minutes to be issued)."""
 
 
 class SmokeTest(pulumi.ComponentResource):
@@ -68,7 +69,7 @@ class SmokeTest(pulumi.ComponentResource):
         egress = k8s.networking.v1.NetworkPolicy(
             f"{name}-egress",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="smoke-test-egress", namespace=args.namespace, labels=labels),
-            spec=model_client_egress_spec(pod_selector(labels), args.model_pods, args.model_port),
+            spec=model_client_egress_spec(pod_selector(labels), args.connection),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
         job = k8s.batch.v1.Job(
@@ -90,7 +91,7 @@ class SmokeTest(pulumi.ComponentResource):
 
 def smoke_test_identity(args: SmokeTestArgs) -> str:
     material = json.dumps(
-        {"endpoint": args.inference_endpoint, "model": args.model, "source": dict(sorted(args.source.items()))},
+        {"endpoint": args.connection.identity, "model": args.model, "source": dict(sorted(args.source.items()))},
         sort_keys=True,
     )
     return hashlib.sha256(material.encode()).hexdigest()[:10]
@@ -115,9 +116,9 @@ def job_spec(args: SmokeTestArgs, labels: Mapping[str, str], script_config_map: 
                         "image": args.image,
                         "command": ["python", f"{SCRIPT_MOUNT}/smoke_test.py"],
                         "env": [
-                            {"name": "INFERENCE_ENDPOINT", "value": args.inference_endpoint},
+                            *args.connection.env(),
                             {"name": "MODEL", "value": args.model},
-                            {"name": "SMOKE_TEST_ATTEMPTS", "value": "5"},
+                            {"name": "SMOKE_TEST_ATTEMPTS", "value": str(args.attempts)},
                             {"name": "SMOKE_TEST_RETRY_SECONDS", "value": "20"},
                             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
                         ],
@@ -126,10 +127,12 @@ def job_spec(args: SmokeTestArgs, labels: Mapping[str, str], script_config_map: 
                         "terminationMessagePolicy": "FallbackToLogsOnError",
                         "resources": resources("50m", "64Mi", "250m", "128Mi"),
                         "securityContext": restricted_container_security_context(),
-                        "volumeMounts": [{"name": "script", "mountPath": SCRIPT_MOUNT, "readOnly": True}],
+                        "volumeMounts": [{"name": "script", "mountPath": SCRIPT_MOUNT, "readOnly": True},
+                                         *args.connection.volume_mounts()],
                     }
                 ],
-                "volumes": [{"name": "script", "configMap": {"name": script_config_map}}],
+                "volumes": [{"name": "script", "configMap": {"name": script_config_map}},
+                            *args.connection.volumes(args.team)],
             },
         },
     }

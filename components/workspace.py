@@ -64,6 +64,8 @@ class KaitoWorkspaceArgs:
     """Labels for every object (app.kubernetes.io/* recommended labels)."""
     model_client_labels: Mapping[str, str] | None = None
     """When set, only pods carrying these labels may call the model; None: any pod of the cluster may."""
+    extra_model_clients: tuple[dict[str, Any], ...] = ()
+    """NetworkPolicy peers that may also call the model (the front door's proxies)."""
     pod_security_enforce: str = "baseline"
     """The Pod Security Standard the namespace enforces: the strictest KAITO's pods for this model pass."""
     paused: bool = False
@@ -157,7 +159,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name,
                 labels=dict(args.labels),
             ),
-            spec=model_access_policy_spec(args.workspace_name, args.model_client_labels),
+            spec=model_access_policy_spec(args.workspace_name, args.model_client_labels, args.extra_model_clients),
             opts=child,
         )
 
@@ -222,20 +224,21 @@ def model_pod_labels(workspace_name: str) -> dict[str, str]:
     return {"kaito.sh/workspace": workspace_name}
 
 
-def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, str] | None) -> dict[str, Any]:
+def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, str] | None,
+                             extra_clients: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     """Who may call the model's port: pods with `client_labels` (None: any pod of the cluster). The model's own
     pods reach each other on every port: a model spanning several nodes runs vLLM on a Ray cluster, whose
     worker ports are random (kaito-project/kaito@v0.12.0:pkg/workspace/inference/preset_inferences.go)."""
     model_pods = {"matchLabels": model_pod_labels(workspace_name)}
-    clients: dict[str, Any] = (
-        {"podSelector": {"matchLabels": dict(client_labels)}} if client_labels is not None
-        else {"namespaceSelector": {}}
+    clients: list[dict[str, Any]] = (
+        [{"podSelector": {"matchLabels": dict(client_labels)}}, *extra_clients] if client_labels is not None
+        else [{"namespaceSelector": {}}]
     )
     return {
         "podSelector": model_pods,
         "policyTypes": ["Ingress"],
         "ingress": [
-            {"from": [clients], "ports": [{"port": MODEL_PORT, "protocol": "TCP"}]},
+            {"from": clients, "ports": [{"port": MODEL_PORT, "protocol": "TCP"}]},
             {"from": [{"podSelector": model_pods}]},
         ],
     }

@@ -8,8 +8,10 @@ from a ConfigMap — nothing to build or push. On a laptop:
 Endpoints: GET / (the page), GET /api/model (which model answers), POST /api/chat (server-sent
 events), GET /healthz (the process is up), GET /readyz (the model endpoint answers /v1/models).
 
-Settings (environment): INFERENCE_ENDPOINT (required, the base URL ending in /v1), MODEL (default:
-the first model /v1/models lists), SYSTEM_PROMPT, MAX_TOKENS (512), REQUEST_TIMEOUT_SECONDS (60),
+Settings (environment): INFERENCE_ENDPOINT (required, the base URL ending in /v1), INFERENCE_API_KEY_FILE (a
+file holding an API key, sent as `Authorization: Bearer <key>` and read again for every request, so a rotated key
+is used as soon as the file changes), INFERENCE_TLS_VERIFY (true; false only for a test certificate),
+MODEL (default: the first model /v1/models lists), SYSTEM_PROMPT, MAX_TOKENS (512), REQUEST_TIMEOUT_SECONDS (60),
 PORT (8000), LOG_LEVEL (INFO; DEBUG also logs prompt sizes per message).
 """
 
@@ -21,6 +23,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -56,6 +59,8 @@ class Settings:
     max_tokens: int
     request_timeout_seconds: float
     port: int
+    api_key_file: str | None = None
+    verify_tls: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,6 +78,8 @@ class Settings:
             max_tokens=_positive(env, "MAX_TOKENS", "512", int),
             request_timeout_seconds=_positive(env, "REQUEST_TIMEOUT_SECONDS", "60", float),
             port=_positive(env, "PORT", "8000", int),
+            api_key_file=env.get("INFERENCE_API_KEY_FILE", "").strip() or None,
+            verify_tls=env.get("INFERENCE_TLS_VERIFY", "true").strip().lower() != "false",
         )
 
 
@@ -85,6 +92,15 @@ def _positive(env: Mapping[str, str], key: str, default: str, kind: type) -> Any
     if number <= 0:
         raise ConfigurationError(f"{key} {text!r} must be a positive number, e.g. {key}={default}")
     return number
+
+
+def _read_key(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise UpstreamError(
+            HTTPStatus.BAD_GATEWAY, f"the API key file {path} cannot be read ({error.strerror})"
+        ) from None
 
 
 class UpstreamError(Exception):
@@ -138,9 +154,18 @@ class ModelClient:
         request.add_header("Accept", "text/event-stream" if payload and payload.get("stream") else "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        if self.settings.api_key_file:
+            request.add_header("Authorization", f"Bearer {_read_key(self.settings.api_key_file)}")
+        # A front door with a test (staging) certificate cannot be verified; everything else is.
+        context = None if self.settings.verify_tls else ssl._create_unverified_context()  # noqa: S323
         try:
-            return urllib.request.urlopen(request, timeout=self.settings.request_timeout_seconds)
+            return urllib.request.urlopen(request, timeout=self.settings.request_timeout_seconds, context=context)
         except urllib.error.HTTPError as error:
+            if error.code == HTTPStatus.TOO_MANY_REQUESTS:
+                raise UpstreamError(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    "the model's limit for this app is used up for now; try again in a minute",
+                ) from None
             detail = error.read(2000).decode("utf-8", "replace")
             raise UpstreamError(
                 HTTPStatus.BAD_GATEWAY, f"the model endpoint answered {error.code}: {_error_text(detail)}"

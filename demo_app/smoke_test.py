@@ -3,7 +3,8 @@
 Runs as a Kubernetes Job at the end of `pulumi up` (same ConfigMap and image as the demo app), and
 on a laptop: INFERENCE_ENDPOINT=http://localhost:8080/v1 python demo_app/smoke_test.py
 
-Settings (environment): INFERENCE_ENDPOINT (required), MODEL (default: discovered),
+Settings (environment): INFERENCE_ENDPOINT (required), INFERENCE_API_KEY_FILE and INFERENCE_TLS_VERIFY (as the app),
+MODEL (default: discovered),
 SMOKE_TEST_PROMPT, SMOKE_TEST_ATTEMPTS (5), SMOKE_TEST_RETRY_SECONDS (15),
 REQUEST_TIMEOUT_SECONDS (120). Exit code 0 on success; 1 with the model's error on the last line.
 """

@@ -12,10 +12,13 @@ from pulumi_azure_native import authorization
 from components.budget import CostBudget, CostBudgetArgs
 from components.cluster import AksCluster, AksClusterArgs, ClusterAccess, ClusterOperations
 from components.demo_app import DemoApp, DemoAppArgs
+from components.front_door import FrontDoor, FrontDoorArgs, SignIn, TeamAccess, self_proxy_peer
+from components.gateway_platform import GATEWAY_NAMESPACE, GatewayPlatform, GatewayPlatformArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget
 from components.identity import subscription_of
 from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.karpenter import Karpenter, KarpenterArgs
+from components.kubernetes import Destination, ModelConnection, in_cluster_model
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import MODEL_PORT, KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
@@ -32,6 +35,8 @@ MODEL_CLIENT_LABEL = {"kaito-aks/model-client": "true"}
 def compose(settings: Settings) -> dict[str, Any]:
     """Build the stack described by `settings`; return its outputs, keyed by export name."""
     config = settings.config
+    # Who runs `pulumi up`, in which tenant: cluster-admin for them, and the tenant the chat page's sign-in uses.
+    client = authorization.get_client_config_output()
     cluster = AksCluster(
         "cluster",
         AksClusterArgs(
@@ -45,7 +50,7 @@ def compose(settings: Settings) -> dict[str, Any]:
             ai_toolchain_operator=settings.mode.enables_aks_addon,
             own_subnet=settings.uses_karpenter,
             access=ClusterAccess(
-                deployer_object_id=authorization.get_client_config_output().object_id,
+                deployer_object_id=client.object_id,
                 admin_group_ids=config.cluster_admin_groups,
                 reader_group_ids=config.cluster_reader_groups,
                 authorized_ip_ranges=config.api_server_authorized_ip_ranges,
@@ -128,6 +133,7 @@ def compose(settings: Settings) -> dict[str, Any]:
             readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
             labels=labels,
             model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
+            extra_model_clients=(self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else (),
             pod_security_enforce=settings.mode.pod_security_level(settings.model),
             paused=config.paused,
             gpu_pool_cleanup=GpuPoolCleanupTarget(
@@ -139,20 +145,35 @@ def compose(settings: Settings) -> dict[str, Any]:
         opts=kaito_ready,
     )
     endpoint = inference_endpoint(settings.workspace_name, config.namespace)
-    after_workspace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[workspace]))
+    connection = in_cluster_model(endpoint, workspace.model_pods, MODEL_PORT)
+    clients_after: list[pulumi.Resource] = [workspace]
+    exposure: dict[str, Any] = {}
+    if settings.public:
+        front_door = build_front_door(settings, workspace, client.tenant_id, on_cluster)
+        connection = front_door_connection(front_door, config.tls_issuer)
+        clients_after.append(front_door)
+        exposure.update({
+            "demoAppUrl": front_door.url,
+            "apiBaseUrl": front_door.api_base_url,
+            "apiKeys": pulumi.Output.secret({team: key for team, key in front_door.api_keys.items()
+                                             if team in config.api_teams}),
+            "frontDoorAzureHostname": front_door.azure_hostname,
+            "signInRedirectUrl": front_door.sign_in_redirect_url,
+        })
+    after_workspace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=clients_after))
 
     if not config.paused:
         SmokeTest(
             "smoke-test",
             SmokeTestArgs(
                 namespace=workspace.namespace,
-                inference_endpoint=endpoint,
+                connection=connection,
                 model=settings.model,
                 source=read_sources("app.py", "smoke_test.py"),
                 image=images.PYTHON_IMAGE,
                 labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
-                model_pods=workspace.model_pods,
-                model_port=MODEL_PORT,
+                # Through a front door the certificate may still be on its way: ask for up to ten minutes.
+                attempts=30 if settings.public else 5,
             ),
             opts=after_workspace,
         )
@@ -169,27 +190,23 @@ def compose(settings: Settings) -> dict[str, Any]:
             ),
         )
 
-    exposure: dict[str, Any] = {}
     if config.demo_app:
         demo_app = DemoApp(
-            "demo-app",
+            DEMO_APP,
             DemoAppArgs(
                 namespace=workspace.namespace,
-                inference_endpoint=workspace.inference_endpoint,
+                connection=connection,
                 source=read_sources("app.py", "index.html"),
                 replicas=0 if config.paused else 1,
                 image=images.PYTHON_IMAGE,
-                public=settings.public,
-                allowed_source_ranges=config.allowed_source_ranges,
                 labels={**kubernetes_labels(settings, component="demo-app", name="demo-app"), **MODEL_CLIENT_LABEL},
-                model_pods=workspace.model_pods,
-                model_port=MODEL_PORT,
+                # Behind the front door, only its proxies reach the app: nobody skips the sign-in from inside.
+                clients=(self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else (),
             ),
-            opts=on_cluster if config.paused else after_workspace,
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=clients_after[1:]))
+            if config.paused else after_workspace,
         )
-        if demo_app.url is not None:
-            exposure["demoAppUrl"] = demo_app.url
-        else:
+        if not settings.public:
             exposure["demoAppPortForward"] = demo_app.port_forward_command
 
     cost = estimate(settings)
@@ -211,6 +228,70 @@ def compose(settings: Settings) -> dict[str, Any]:
         "kaitoInstall": settings.mode.name,
         **extra_outputs,
     }
+
+
+# kaito-aks's own API clients at the front door, with limits of their own (a person chatting; one test question).
+DEMO_APP = "demo-app"
+SMOKE_TEST = "smoke-test"
+OWN_TEAMS = {DEMO_APP: TeamAccess(requests_per_minute=60, tokens_per_minute=100_000),
+             SMOKE_TEST: TeamAccess(requests_per_minute=30, tokens_per_minute=20_000)}
+
+
+def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: pulumi.Input[str],
+                     on_cluster: pulumi.ResourceOptions) -> FrontDoor:
+    """The gateway platform and the stack's front door (kaito-aks:exposure public)."""
+    config = settings.config
+    labels = kubernetes_labels(settings, component="front-door", name="front-door")
+    platform = GatewayPlatform(
+        "gateway-platform",
+        GatewayPlatformArgs(redis_image=images.REDIS_IMAGE, labels=labels),
+        opts=on_cluster,
+    )
+    teams = {name: TeamAccess(limits.requests_per_minute, limits.tokens_per_minute, limits.key_version)
+             for name, limits in config.api_teams.items()}
+    teams[SMOKE_TEST] = OWN_TEAMS[SMOKE_TEST]
+    sign_in = None
+    if config.demo_app:
+        teams[DEMO_APP] = OWN_TEAMS[DEMO_APP]
+        secret = config.sign_in_client_secret.reveal() if config.sign_in_client_secret else ""
+        sign_in = SignIn(tenant_id=tenant_id, client_id=config.sign_in_client_id or "",
+                         client_secret=pulumi.Output.secret(secret))
+    return FrontDoor(
+        "front-door",
+        FrontDoorArgs(
+            namespace=workspace.namespace,
+            gateway_class_name=platform.gateway_class_name,
+            gateway_namespace=platform.gateway_namespace,
+            location=settings.location,
+            label_prefix=f"kaito-{settings.stack}",
+            model=settings.model,
+            model_host=f"{settings.workspace_name}.{config.namespace}.svc.cluster.local",
+            teams=teams,
+            tls_issuer=config.tls_issuer,
+            acme_email=config.acme_email or "",
+            allowed_source_ranges=config.allowed_source_ranges,
+            hostname=config.hostname,
+            chat_service=DEMO_APP if config.demo_app else None,
+            sign_in=sign_in,
+            labels=labels,
+        ),
+        opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=platform.ready)),
+    )
+
+
+def front_door_connection(front_door: FrontDoor, tls_issuer: str) -> ModelConnection:
+    """The demo app and the smoke test call the API through the front door, each with its own key, so `pulumi up`
+    proves the public, authenticated path. Inside the cluster the gateway's address leads to its proxies (port
+    443 is served on 10443 there: Envoy Gateway shifts ports below 1024, envoyproxy/gateway@v1.8.3:internal/
+    gatewayapi/translator.go wellKnownPortShift); anywhere else it is the public IP, port 443."""
+    return ModelConnection(
+        endpoint=front_door.api_base_url,
+        identity="front-door",
+        destinations=(Destination(({"ipBlock": {"cidr": "0.0.0.0/0"}},), 443),
+                      Destination((front_door.proxy_pods,), 10443)),
+        api_key_secret=front_door.api_keys_secret,
+        verify_tls=tls_issuer == "letsencrypt",
+    )
 
 
 def first_of_this_month() -> str:

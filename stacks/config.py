@@ -28,6 +28,8 @@ from stacks.config_kinds import (
     Secret,
     SecretText,
     Tags,
+    TeamLimits,
+    Teams,
     Text,
     TextList,
     cidr_check,
@@ -277,18 +279,64 @@ class StackConfig:
     demo_app: bool = setting("demoApp", Boolean(), True, "Deploy the demo chat app next to the model.")
     exposure: str = setting(
         "exposure",
-        Choice({"private": "reach the app with kubectl port-forward",
-                "public": "a load balancer limited to kaito-aks:allowedSourceRanges"}, what="an exposure"),
+        Choice({"private": "nothing public: reach the app with kubectl port-forward",
+                "public": "the front door: HTTPS, Entra ID sign-in for the chat page, API keys for programs"},
+               what="an exposure"),
         "private",
-        "How people reach the demo app: private (ClusterIP; the demoAppPortForward output is the kubectl command) "
-        "or public (a LoadBalancer limited to allowedSourceRanges; demoAppUrl).",
+        "How the model and the demo app are reached: private (no public address; the demoAppPortForward output is "
+        "the kubectl command) or public (the front door: HTTPS with Let's Encrypt, the chat page behind Entra ID "
+        "sign-in, the OpenAI-compatible API for the teams in apiTeams; README, Front door).",
+    )
+    hostname: str | None = setting(
+        "hostname",
+        Text(pattern=r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+             meaning="a fully qualified DNS name in lower case", example="models.contoso.com"),
+        None,
+        "Public hostname of the front door, in a DNS zone you control (a CNAME to the frontDoorAzureHostname output). "
+        "Unset: <label>.<region>.cloudapp.azure.com, unique per stack.",
+        shown_default="an Azure name",
+    )
+    tls_issuer: str = setting(
+        "tlsIssuer",
+        Choice({"letsencrypt-staging": "untrusted test certificates, generous limits",
+                "letsencrypt": "trusted certificates"}, what="a certificate issuer"),
+        "letsencrypt-staging",
+        "Where the front door's certificate comes from: letsencrypt-staging (for trying it out; browsers warn) or "
+        "letsencrypt (trusted; prod).",
+    )
+    acme_email: str | None = setting(
+        "acmeEmail", Text(check=lambda text: None if email_problem(text) is None else (
+            "is not an e-mail address", "use e.g. 'platform@contoso.com'")), None,
+        "Address Let's Encrypt writes to about the certificate. Required with exposure public.",
+        shown_default="—",
+    )
+    sign_in_client_id: str | None = setting(
+        "signInClientId",
+        Text(pattern=r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", meaning="an application (client) ID",
+             example="11111111-2222-3333-4444-555555555555"),
+        None,
+        "Entra ID app registration the chat page signs people in with (README, Front door, says how to create it). "
+        "Required with exposure public and the demo app.",
+        shown_default="—",
+    )
+    sign_in_client_secret: SecretText | None = setting(
+        "signInClientSecret", Secret(), None,
+        "That app registration's client secret: `pulumi config set --secret kaito-aks:signInClientSecret <secret>`.",
+        shown_default="—",
+    )
+    api_teams: Mapping[str, TeamLimits] = setting(
+        "apiTeams", Teams(reserved=("demo-app", "smoke-test")), {},
+        "Teams that may call the model's API through the front door, each with its own key (the apiKeys secret "
+        "output) and limits: `pulumi config set --path 'kaito-aks:apiTeams.app-team.requestsPerMinute' 60`, "
+        "`...tokensPerMinute' 100000`; raise its keyVersion to rotate the key.",
+        shown_default="—",
     )
     allowed_source_ranges: tuple[str, ...] = setting(
         "allowedSourceRanges",
         TextList(item=cidr_problem, items_are="CIDRs", example="203.0.113.7/32"),
         (),
-        "CIDRs allowed to reach a public demo app, e.g. [203.0.113.7/32]. Required when exposure is public; "
-        "0.0.0.0/0 is refused.",
+        "CIDRs allowed to reach the front door at all, e.g. [203.0.113.0/24], a layer in front of sign-in and API "
+        "keys. Required when exposure is public; 0.0.0.0/0 is refused.",
     )
     restrict_model_access: bool = setting(
         "restrictModelAccess", Boolean(), True,

@@ -196,6 +196,60 @@ class Tags(Kind):
         return dict(default)
 
 
+@dataclass(frozen=True)
+class TeamLimits:
+    """One API team's limits, and the version of its key (raise it to rotate the key)."""
+
+    requests_per_minute: int
+    tokens_per_minute: int
+    key_version: int = 1
+
+
+TEAM_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class Teams(Kind):
+    """A map of team names to {requestsPerMinute, tokensPerMinute, keyVersion}."""
+
+    schema_type: str | None = None
+    reserved: tuple[str, ...] = ()
+
+    def parse(self, text: str, key: str) -> dict[str, TeamLimits]:
+        how = (f"`pulumi config set --path '{key}.app-team.requestsPerMinute' 60` and "
+               f"`pulumi config set --path '{key}.app-team.tokensPerMinute' 100000`")
+        try:
+            teams = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            teams = None
+        if not isinstance(teams, dict):
+            raise Invalid("is not a map of team names to their limits", f"set a team with {how}")
+        problems = []
+        parsed: dict[str, TeamLimits] = {}
+        for name, limits in teams.items():
+            if not TEAM_NAME.fullmatch(name) or name in self.reserved:
+                why = "is kaito-aks's own" if name in self.reserved else \
+                    "is not a team name (lower-case letters, digits and '-', at most 32 characters)"
+                problems.append(f"team '{name}' {why}")
+                continue
+            required = {"requestsPerMinute", "tokensPerMinute"}
+            if not isinstance(limits, dict) or set(limits) - {*required, "keyVersion"} or required - set(limits):
+                problems.append(f"team '{name}' needs requestsPerMinute and tokensPerMinute (and may have keyVersion)")
+                continue
+            values = [limits.get("requestsPerMinute"), limits.get("tokensPerMinute"), limits.get("keyVersion", 1)]
+            if not all(isinstance(value, int) and not isinstance(value, bool) and value >= 1 for value in values):
+                problems.append(f"team '{name}' limits and keyVersion must be whole numbers of at least 1, "
+                                f"not {json.dumps(limits)}")
+                continue
+            parsed[name] = TeamLimits(*values)  # type: ignore[arg-type]
+        if problems:
+            raise Invalid("has " + "; ".join(problems), f"set a team with {how}")
+        return dict(sorted(parsed.items()))
+
+    def schema_default(self, default: Any) -> Any:
+        return dict(default)
+
+
 class SecretText:
     """A secret config value that never shows itself in a repr, a log line or an exception."""
 
@@ -249,7 +303,7 @@ def cidr_check(what: str) -> Callable[[str], str | None]:
     return problem
 
 
-cidr_problem = cidr_check("the demo app")
+cidr_problem = cidr_check("the front door")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 

@@ -22,3 +22,10 @@ PYTHON_IMAGE = (
 LLAMA_CPP_SERVER_IMAGE = (
     "ghcr.io/ggml-org/llama.cpp:server-b8840@sha256:99d2554c4c8d5339649dde530056cf10771823d7cd983dbd0441da9c419976b1"
 )
+
+# The front door's rate-limit counters (Envoy Gateway's global rate limit keeps them in Redis), the image
+# Envoy AI Gateway's own example runs (envoyproxy/ai-gateway@v1.1.0:examples/token_ratelimit/redis.yaml).
+# Digest: docker-library/repo-info's record of the tag (repos/redis/remote/8.2.4-alpine3.22.md, multi-platform
+# index; linux/amd64 sha256:9189e09a0da398da80a6525d91eecaac3739eb3503e8c5f15792b7a5457022c0), kept in the fork
+# maxmood96/repo-info@21b8c420ef8e06baffad2ed33be8b9017c0e088c.
+REDIS_IMAGE = "redis:8.2.4-alpine3.22@sha256:a308ca111032fa8f306a2dc7be7ba5deb8b777ed5d258c733cddba48a1fd7904"

@@ -272,13 +272,33 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
 
 
 def _exposure_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:
-    if {"exposure", "allowed_source_ranges"} & invalid:
+    if {"exposure", "allowed_source_ranges", "acme_email", "api_teams", "hostname"} & invalid:
         return
-    if config.exposure == "public" and not config.allowed_source_ranges:
+    key = f"{PROJECT}:"
+    if config.exposure != "public":
+        for field, setting_key in (("api_teams", "apiTeams"), ("hostname", "hostname")):
+            if getattr(config, field):
+                problems.append(
+                    f"{key}{setting_key} is set but {key}exposure is private: the front door it belongs to exists "
+                    f"only with `pulumi config set {key}exposure public` (or `pulumi config rm {key}{setting_key}`)"
+                )
+        return
+    if not config.allowed_source_ranges:
         problems.append(
-            f"{PROJECT}:exposure is public but {PROJECT}:allowedSourceRanges is empty; a public demo app must be "
-            f"limited to known networks: `pulumi config set --path '{PROJECT}:allowedSourceRanges[0]' "
+            f"{key}exposure is public but {key}allowedSourceRanges is empty; the front door is limited to known "
+            f"networks as well as sign-in and keys: `pulumi config set --path '{key}allowedSourceRanges[0]' "
             f"203.0.113.7/32` (your address: `curl -s ifconfig.me`)"
+        )
+    if config.acme_email is None:
+        problems.append(
+            f"{key}acmeEmail is not set; with exposure public Let's Encrypt issues the front door's certificate and "
+            f"writes to this address about it: `pulumi config set {key}acmeEmail platform@contoso.com`"
+        )
+    if config.demo_app and config.sign_in_client_id is None:
+        problems.append(
+            f"{key}signInClientId is not set; with exposure public the chat page signs people in with Entra ID: "
+            f"create an app registration (README, Front door) and `pulumi config set {key}signInClientId <appId>`, "
+            f"or `pulumi config set {key}demoApp false` to serve the API alone"
         )
 
 
@@ -408,6 +428,16 @@ def _placeholders(config: StackConfig) -> list[str]:
                 f"{PROJECT}:allowedSourceRanges entry {entry} is a documentation range (RFC 5737), not a real "
                 f"network: `pulumi config set --path '{PROJECT}:allowedSourceRanges[0]' \"$(curl -s ifconfig.me)/32\"`"
             )
+    if config.acme_email and config.acme_email.rsplit("@", 1)[-1].lower() in EXAMPLE_DOMAINS:
+        found.append(f"{PROJECT}:acmeEmail {config.acme_email} is an example address (RFC 2606) nobody reads: "
+                     f"`pulumi config set {PROJECT}:acmeEmail <your team's address>`")
+    if config.exposure == "public" and config.demo_app and config.sign_in_client_id is not None:
+        if set(config.sign_in_client_id) <= {"0", "-"}:
+            found.append(f"{PROJECT}:signInClientId is the all-zero placeholder: create the app registration (README, "
+                         f"Front door) and `pulumi config set {PROJECT}:signInClientId <appId>`")
+        if config.sign_in_client_secret is None:
+            found.append(f"{PROJECT}:signInClientSecret is not set (a secret cannot ship in a stack file): "
+                         f"`pulumi config set --secret {PROJECT}:signInClientSecret <client secret>`")
     for index, address in enumerate(config.budget_contact_emails):
         if address.rsplit("@", 1)[-1].lower() in EXAMPLE_DOMAINS:
             found.append(

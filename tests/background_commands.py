@@ -54,3 +54,14 @@ def checkov_over_every_stack_file(folder: Path) -> tuple[list[str], dict[str, st
     for stack in stack_names():
         scan.render(stack, folder)
     return [*scan.checkov_command(folder)], None
+
+
+HELP_MODULES = ("plan", "preflight", "prices", "generate", "scan")
+
+
+@command("help-texts")
+def help_texts(folder: Path) -> tuple[list[str], dict[str, str] | None]:
+    """`python -m scripts.<module> --help` for each Python command, each into <folder>/<module>.{out,rc}."""
+    script = "; ".join(f"{sys.executable} -m scripts.{module} --help > {folder}/{module}.out 2>&1; "
+                       f"echo $? > {folder}/{module}.rc" for module in HELP_MODULES)
+    return ["bash", "-c", script], None

@@ -39,8 +39,19 @@ def size_config(model_size: str, kaito_install: str = "addon", **overrides: Any)
     return config
 
 
+# What a public stack needs besides exposure public: networks, the ACME address and the sign-in app registration.
+PUBLIC = {
+    "exposure": "public", "allowedSourceRanges": ["20.30.40.0/24"], "acmeEmail": "ml-platform@contoso.com",
+    "signInClientId": "5b1c7e4a-2f3d-4c8b-9a6e-1d0f2e3c4b5a", "signInClientSecret": "sign-in-secret-do-not-leak",
+}
+
+
 def secret_keys_of(config: dict[str, Any]) -> tuple[str, ...]:
-    return ("kaito-aks:hfToken",) if "kaito-aks:hfToken" in config else ()
+    """The keys of `config` that hold secrets (set with `pulumi config set --secret`)."""
+    from stacks.config import declarations
+
+    secret = {item.full_key for _, item in declarations() if item.kind.secret}
+    return tuple(key for key in config if key in secret)
 
 
 def program(config: dict[str, Any], **options: Any) -> ProgramRun:

@@ -3,6 +3,7 @@ ignores) on a running Workspace replaces it, and the plan says so in words."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -176,13 +177,20 @@ class AzureAsDeployed(ProviderLikeMocks):
     id_seed = "eastus.azure.example"
 
 
+@functools.lru_cache
+def _deployed_export(config_json: str) -> str:
+    """One deployment per config for the whole module: the comparison, not the deployment, is under test."""
+    config = json.loads(config_json)
+    return json.dumps(state_export(run_program_with(config, AzureAsDeployed(), stack="dev",
+                                                    secret_keys=secret_keys_of(config))))
+
+
 def deployed(config, tmp_path, name="state.json", checkpoint=False, gzipped=False):
     """`pulumi up` of `config` as the state records it (IDs from AzureAsDeployed, secrets as ciphertext): an
     export, or the backend's own checkpoint file, optionally gzipped."""
     import gzip
 
-    run = run_program_with(config, AzureAsDeployed(), stack="dev", secret_keys=secret_keys_of(config))
-    document = state_export(run)
+    document = json.loads(_deployed_export(json.dumps(config, sort_keys=True)))
     if checkpoint:
         latest = document["deployment"]
         document = {"version": 3, "checkpoint": {"stack": "organization/kaito-aks/dev", "latest": latest}}

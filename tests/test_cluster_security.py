@@ -325,7 +325,7 @@ def api_server(tmp_path) -> Iterator[tuple[cluster_access_check.ApiServer, list,
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     # The kubeconfig AKS would return for it.
     kubeconfig = offline.FAKE_KUBECONFIG.replace(
         "https://aks-kaito-aks-test-dns.hcp.eastus.azmk8s.io:443", f"https://127.0.0.1:{server.server_port}"

@@ -14,7 +14,7 @@ from stacks import prices
 from stacks.catalog import VM_SIZES
 from stacks.cost import HOURS_PER_MONTH
 from stacks.profiles import ADDON_PROFILES
-from tests.harness import MODEL_SIZES, program, size_config, size_program
+from tests.harness import MODEL_SIZES, PUBLIC, program, size_config, size_program
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 SYSTEM = "Standard_D4s_v5"
@@ -36,9 +36,9 @@ def test_each_profile_exports_its_cost_from_the_price_table(model_size):
     assert f"{price.region} as of {price.as_of}" in run.outputs["estimatedCostBasis"]
 
 
-def test_more_nodes_and_a_public_app_cost_more():
-    run = size_program("small", nodeCount=2, systemNodeCount=2, exposure="public",
-                       allowedSourceRanges=["198.18.0.0/24"])
+def test_more_nodes_and_a_front_door_cost_more():
+    # The front door's own pods run on the system pool: what it adds is its load balancer and public IP.
+    run = size_program("small", nodeCount=2, systemNodeCount=2, **PUBLIC)
     expected = (2 * hourly(ADDON_PROFILES["small"].instance_types[0]) + 2 * hourly(SYSTEM)
                 + hourly(prices.LOAD_BALANCER) + hourly(prices.PUBLIC_IP))
     assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)

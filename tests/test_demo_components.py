@@ -10,7 +10,7 @@ import pytest
 from components.demo_app import source_checksum
 from stacks import images
 from stacks.settings import ConfigError
-from tests.harness import PUBLIC_IP, ProgramRun, run_failing_program, size_config, size_program
+from tests.harness import PUBLIC, ProgramRun, run_failing_program, size_config, size_program
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -89,14 +89,12 @@ def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
     assert "demoAppUrl" not in run.outputs
 
 
-def test_public_exposure_is_a_load_balancer_limited_to_the_allowed_ranges():
-    run = size_program("cpu", exposure="public", allowedSourceRanges=["20.30.40.50/32", "52.160.0.0/24"])
-    service = {k: v for k, v in run.one(SERVICE).inputs.items() if k != "__defaults"}
+def test_public_exposure_puts_the_app_behind_the_front_door_and_gives_it_no_address_of_its_own():
+    run = size_program("cpu", **PUBLIC)
+    service = {k: v for k, v in named(run, SERVICE, "demo-app-service").inputs.items() if k != "__defaults"}
     kubernetes_validate.validate(service, "1.33", strict=True)
-    spec = service["spec"]
-    assert spec["type"] == "LoadBalancer"
-    assert spec["loadBalancerSourceRanges"] == ["20.30.40.50/32", "52.160.0.0/24"]
-    assert run.outputs["demoAppUrl"] == f"http://{PUBLIC_IP}"
+    assert service["spec"]["type"] == "ClusterIP" and "loadBalancerSourceRanges" not in service["spec"]
+    assert run.outputs["demoAppUrl"].startswith("https://kaito-test-")
     assert "demoAppPortForward" not in run.outputs
 
 
@@ -108,7 +106,7 @@ def test_public_exposure_is_a_load_balancer_limited_to_the_allowed_ranges():
          ["has a wrong entry: '10.0.0.300/32' is not a CIDR", "use e.g. 203.0.113.7/32"]),
         ({"exposure": "public", "allowedSourceRanges": ["10.0.0.1/24"]}, ["'10.0.0.1/24' is not a CIDR", "host bits"]),
         ({"exposure": "public", "allowedSourceRanges": ["0.0.0.0/0"]},
-         ["'0.0.0.0/0' opens the demo app to the whole internet"]),
+         ["'0.0.0.0/0' opens the front door to the whole internet"]),
         ({"exposure": "public", "allowedSourceRanges": "203.0.113.7/32"},
          ["kaito-aks:allowedSourceRanges", "not a list of CIDRs"]),
         ({"exposure": "internet"}, ["kaito-aks:exposure 'internet'", "private", "public"]),

@@ -7,6 +7,7 @@ program renders, so the tests say what traffic is possible rather than how the Y
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,13 @@ def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> b
 
 def _peer_matches(peer: Mapping[str, Any], other: Pod | Internet, policy_namespace: str) -> bool:
     if "ipBlock" in peer:
-        raise AssertionError("the program renders no ipBlock peers; teach the evaluator before adding one")
+        # Cilium matches CIDR rules against addresses outside the cluster only (its "world" identity).
+        if not isinstance(other, Internet):
+            return False
+        block = peer["ipBlock"]
+        address = ipaddress.ip_address(other.ip)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(excluded) for excluded in block.get("except", []))
     if isinstance(other, Internet):
         return False
     if "namespaceSelector" in peer:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import background
+from tests.background_commands import HELP_MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
 SHELL_SCRIPTS = sorted(
     path for path in (ROOT / "scripts").iterdir()
@@ -42,15 +45,15 @@ def test_help_explains_every_argument_without_doing_anything(name, tmp_path):
     assert "--" in result.stdout  # the options are listed
 
 
-@pytest.mark.parametrize("module", ["plan", "preflight", "prices", "generate", "scan"])
+@pytest.mark.background("help-texts")
+@pytest.mark.parametrize("module", HELP_MODULES)
 def test_python_commands_have_a_complete_help(module):
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", f"scripts.{module}", "--help"], cwd=ROOT,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert f"usage: ./scripts/{module}" in result.stdout
-    assert result.stdout.count("\n  ") >= 2  # every argument is described
+    finished, folder = background.result("help-texts")  # python -m scripts.<module> --help, for each
+    assert finished.returncode == 0, finished.stderr
+    assert (folder / f"{module}.rc").read_text().strip() == "0", (folder / f"{module}.out").read_text()
+    text = (folder / f"{module}.out").read_text()
+    assert f"usage: ./scripts/{module}" in text
+    assert text.count("\n  ") >= 2  # every argument is described
 
 
 def test_setup_azure_needs_the_repository():

@@ -11,10 +11,12 @@ from scripts import plan
 from scripts.stack_files import StackFileError, load_stack_config
 from stacks import prices
 from stacks.settings import ConfigError
-from tests.harness import program, run_failing_program, size_config, stack_config, stack_names
+from tests.harness import PUBLIC, program, run_failing_program, size_config, stack_config, stack_names
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDERS = {"kaito-aks:exposure": "public", "kaito-aks:allowedSourceRanges": ["203.0.113.0/24"],
+PLACEHOLDERS = {**{f"kaito-aks:{key}": value for key, value in PUBLIC.items()},
+                "kaito-aks:allowedSourceRanges": ["203.0.113.0/24"], "kaito-aks:acmeEmail": "platform-team@example.com",
+                "kaito-aks:signInClientId": "00000000-0000-0000-0000-000000000000",
                 "kaito-aks:budgetMonthlyUsd": 100, "kaito-aks:budgetContactEmails": ["platform-team@example.com"]}
 
 
@@ -24,6 +26,8 @@ def test_documentation_placeholders_are_a_warning_in_a_preview():
     assert "allowedSourceRanges entry 203.0.113.0/24 is a documentation range" in warning
     assert "pulumi config set --path 'kaito-aks:allowedSourceRanges[0]'" in warning
     assert "budgetContactEmails entry platform-team@example.com is an example address" in warning
+    assert "acmeEmail platform-team@example.com is an example address" in warning
+    assert "signInClientId is the all-zero placeholder" in warning
     assert "(`pulumi up` refuses them)" in warning
 
 
@@ -35,8 +39,7 @@ def test_documentation_placeholders_are_refused_by_an_update_before_any_resource
 
 
 def test_real_values_are_not_placeholders():
-    run = program({**size_config("cpu"), "kaito-aks:exposure": "public",
-                   "kaito-aks:allowedSourceRanges": ["20.30.40.0/24"], "kaito-aks:budgetMonthlyUsd": 100,
+    run = program({**size_config("cpu", **PUBLIC), "kaito-aks:budgetMonthlyUsd": 100,
                    "kaito-aks:budgetContactEmails": ["ml-platform@contoso.com"]})
     assert not any("placeholder" in warning for warning in run.warnings)
 
@@ -45,12 +48,22 @@ def test_real_values_are_not_placeholders():
 def test_the_offline_plan_warns_about_every_placeholder_a_stack_file_ships(stack):
     document = plan.build_plan(stack)
     config = stack_config(stack)
+
+    def documentation_value(entry: str) -> bool:
+        documentation = entry.startswith(("203.0.113.", "198.51.100.", "192.0.2.")) or entry.endswith("@example.com")
+        return bool(entry) and (documentation or set(entry) <= {"0", "-"})
+
     shipped = [entry for key in ("kaito-aks:allowedSourceRanges", "kaito-aks:budgetContactEmails")
-               for entry in __import__("json").loads(config.get(key, "[]"))
-               if entry.startswith(("203.0.113.", "198.51.100.", "192.0.2.")) or entry.endswith("@example.com")]
-    assert len(document["placeholders"]) == len(shipped)
+               for entry in __import__("json").loads(config.get(key, "[]")) if documentation_value(entry)]
+    shipped += [config[key] for key in ("kaito-aks:acmeEmail", "kaito-aks:signInClientId")
+                if key in config and documentation_value(config[key])]
+    # A secret cannot ship in a stack file: a public stack with the chat page always lacks the sign-in secret.
+    missing_secret = config.get("kaito-aks:exposure") == "public" and config.get("kaito-aks:demoApp") != "false" \
+        and "kaito-aks:signInClientSecret" not in config
+    assert len(document["placeholders"]) == len(shipped) + missing_secret
     for entry in shipped:
-        assert any(entry in placeholder for placeholder in document["placeholders"])
+        assert any(entry in placeholder or (set(entry) <= {"0", "-"} and "all-zero" in placeholder)
+                   for placeholder in document["placeholders"])
 
 
 def test_an_override_that_moves_the_model_to_another_size_says_what_why_and_what_it_costs():

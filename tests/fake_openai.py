@@ -17,6 +17,7 @@ class Script:
     chat_status: int = 200
     break_stream_after: int | None = None
     requests: list[dict] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)
 
 
 class FakeOpenAI:
@@ -31,6 +32,7 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self):
+                script_ref.authorizations.append(self.headers.get("Authorization"))
                 if self.path != "/v1/models":
                     return self._json(404, {"error": {"message": "not found"}})
                 time.sleep(script_ref.delay_seconds)
@@ -39,6 +41,7 @@ class FakeOpenAI:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 script_ref.requests.append(body)
+                script_ref.authorizations.append(self.headers.get("Authorization"))
                 time.sleep(script_ref.delay_seconds)
                 if script_ref.chat_status != 200:
                     return self._json(script_ref.chat_status, {"error": {"message": "model exploded"}})

@@ -272,3 +272,30 @@ def test_a_busy_port_is_one_clear_line(fake, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err == (f"demo_app: port {port} is already in use; stop what listens there, or choose another port: "
                    f"PORT={port + 1} python3 demo_app/app.py\n")
+
+
+def test_behind_a_front_door_every_request_carries_the_key_read_fresh_from_its_file(fake, tmp_path):
+    key = tmp_path / "api-key"
+    key.write_text("first-key\n")
+    with running_app(fake.base_url, api_key_file=str(key)) as port:
+        assert chat(port, [{"role": "user", "content": "Hi"}])[0].status == 200
+        key.write_text("rotated-key")  # the kubelet updates a mounted Secret in place
+        assert chat(port, [{"role": "user", "content": "Again"}])[0].status == 200
+    assert fake.script.authorizations[0] == "Bearer first-key"
+    assert fake.script.authorizations[-1] == "Bearer rotated-key"
+
+
+def test_a_team_over_its_limit_is_told_to_wait_not_that_the_model_broke(fake):
+    fake.script.chat_status = 429
+    with running_app(fake.base_url) as port:
+        response, data = chat(port, [{"role": "user", "content": "Hi"}])
+    assert response.status == 429
+    assert "try again in a minute" in json.loads(data)["error"]
+
+
+def test_the_key_and_tls_settings_come_from_the_environment():
+    settings = demo.Settings.from_env({"INFERENCE_ENDPOINT": "https://front.example/openai/v1",
+                                       "INFERENCE_API_KEY_FILE": "/var/run/kaito-aks/api-key",
+                                       "INFERENCE_TLS_VERIFY": "false"})
+    assert settings.api_key_file == "/var/run/kaito-aks/api-key" and settings.verify_tls is False
+    assert demo.Settings.from_env({"INFERENCE_ENDPOINT": "https://front.example/v1"}).verify_tls is True

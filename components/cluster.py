@@ -13,6 +13,7 @@ from pulumi_azure_native import containerservice, managedidentity, network, reso
 
 from components.cluster_access_check import AKS_SERVER_APP_ID, cluster_access_hook
 from components.identity import assign_role, slug
+from components.monitoring_workspaces import MonitoringWorkspaces, MonitoringWorkspacesArgs
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,16 @@ class ClusterOperations:
 
 
 @dataclass(frozen=True)
+class ClusterMonitoringOptions:
+    metrics: bool = False
+    """Azure Monitor managed Prometheus (azureMonitorProfile.metrics); the workspace is made here."""
+    logs: bool = False
+    """Container Insights (the omsagent add-on with managed-identity auth) into a Log Analytics workspace."""
+    log_retention_days: int = 30
+    log_daily_cap_gb: int = 1
+
+
+@dataclass(frozen=True)
 class AksClusterArgs:
     """What the cluster needs to know; plain values, validated by stacks/settings."""
 
@@ -92,6 +103,8 @@ class AksClusterArgs:
     """Who reaches the API server, and how."""
     operations: ClusterOperations = field(default_factory=lambda: ClusterOperations())
     """Pricing tier, automatic upgrades and their window, host encryption."""
+    monitoring: ClusterMonitoringOptions = field(default_factory=lambda: ClusterMonitoringOptions())
+    """Managed Prometheus and Container Insights, and the workspaces they write to."""
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -111,6 +124,10 @@ class AksCluster(pulumi.ComponentResource):
     """The resource group AKS creates for nodes (KAITO's GPU pools live there)."""
     kubeconfig: pulumi.Output[str]
     """User kubeconfig, a Pulumi secret."""
+    metrics_workspace_id: pulumi.Output[str] | None
+    """The Azure Monitor workspace managed Prometheus writes to; None without metrics."""
+    log_workspace_id: pulumi.Output[str] | None
+    """The Log Analytics workspace Container Insights writes to; None without container logs."""
     provider: k8s.Provider
     """Kubernetes provider bound to this cluster."""
     endpoint: pulumi.Output[str]
@@ -192,6 +209,25 @@ class AksCluster(pulumi.ComponentResource):
             self.node_vnet_guid = vnet.resource_guid
 
         access, operations = args.access, args.operations
+        workspaces = MonitoringWorkspaces(
+            f"{name}-monitoring",
+            MonitoringWorkspacesArgs(
+                resource_group_name=group.name, location=args.location, name_suffix=args.cluster_name,
+                metrics=args.monitoring.metrics, logs=args.monitoring.logs,
+                log_retention_days=args.monitoring.log_retention_days,
+                log_daily_cap_gb=args.monitoring.log_daily_cap_gb, tags=args.tags,
+            ),
+            opts=child,
+        )
+        addons: dict[str, containerservice.ManagedClusterAddonProfileArgs] = {}
+        if workspaces.log_workspace_id is not None:
+            # Container Insights with managed-identity auth: key-based auth stops ingesting after 2026-09-30
+            # (microsoft/Docker-Provider@3.1.24:scripts/onboarding/aks/onboarding-msi-bicep/
+            # existingClusterOnboarding.bicep; useAADAuth is the string "true").
+            addons["omsagent"] = containerservice.ManagedClusterAddonProfileArgs(
+                enabled=True,
+                config={"logAnalyticsWorkspaceResourceID": workspaces.log_workspace_id, "useAADAuth": "true"},
+            )
         cluster = containerservice.ManagedCluster(
             f"{name}-aks",
             resource_name_=args.cluster_name,
@@ -231,6 +267,10 @@ class AksCluster(pulumi.ComponentResource):
                 network_dataplane=NETWORK.dataplane,
                 network_policy=NETWORK.policy,
             ),
+            addon_profiles=addons or None,
+            azure_monitor_profile=containerservice.ManagedClusterAzureMonitorProfileArgs(
+                metrics=containerservice.ManagedClusterAzureMonitorProfileMetricsArgs(enabled=True)
+            ) if args.monitoring.metrics else None,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -272,6 +312,8 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=access_grants.deployer),
         )
 
+        self.metrics_workspace_id = workspaces.metrics_workspace_id
+        self.log_workspace_id = workspaces.log_workspace_id
         self.resource_group_name = group.name
         self.resource_group_id = group.id
         self.cluster_name = cluster.name

@@ -30,6 +30,9 @@ BUILT_IN_ROLES: dict[str, str] = {
     "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
     "Azure Kubernetes Service RBAC Reader": "7f6c6a51-bcf8-42ba-9220-52d62157d7db",
     "Azure Kubernetes Service Cluster User Role": "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
+    "Monitoring Data Reader": "b0d8363b-8ddd-447d-831f-62ca05bff136",
+    "Grafana Admin": "22926164-76b3-42b3-bc55-97df8dab3e41",
+    "Grafana Viewer": "60921a7e-fef1-4a43-9b16-a26c52ad4769",
 }
 
 

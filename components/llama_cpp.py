@@ -55,6 +55,8 @@ def llama_cpp_pod_template(server: LlamaCppServer, labels: Mapping[str, str]) ->
                         "-hf", f"{server.hf_repo}:{server.quantization}",
                         "--alias", server.alias,
                         "-c", str(server.context_size),
+                        # Prometheus metrics on /metrics, read by the stack's PodMonitor (kaito-aks:metrics).
+                        "--metrics",
                     ],
                     "env": [
                         {"name": "LLAMA_CACHE", "value": "/cache"},

@@ -1,4 +1,11 @@
-"""SmokeTest: a Job that asks the model one question; `pulumi up` fails unless it answers."""
+"""SmokeTest: a Job that asks the model one question, so `pulumi up` fails unless it answers; then a Pod that
+measures it under a short bounded load, whose result `pulumi up` reads back.
+
+The measurement is a bare Pod, not a Job: pulumi-kubernetes waits for a Pod until it is Ready or has Succeeded
+and returns its status, termination message included (pulumi/pulumi-kubernetes@v4.32.0:provider/pkg/await/
+checker/pod/check.go podReady, the newest source stored here for the 4.34.2 pinned), while a Job's status holds
+no message. The script always exits 0, so the Pod always succeeds; the Job alone decides pass or fail.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +53,10 @@ class SmokeTestArgs:
     """The test's team name at the front door."""
     attempts: int = 5
     """How often it asks before failing (a front door's certificate can take minutes to be issued)."""
+    load_streams: int = 4
+    """Concurrent streams of the measurement; 0: no measurement."""
+    load_tokens: int = 128
+    """Most tokens each stream of the measurement generates."""
 
 
 class SmokeTest(pulumi.ComponentResource):
@@ -53,6 +64,9 @@ class SmokeTest(pulumi.ComponentResource):
 
     job_name: pulumi.Output[str]
     """Name of the Job (kubectl logs -n <namespace> job/<name>)."""
+    measurement: pulumi.Output[dict[str, Any] | None] | None
+    """What the load measurement reported (smoke_test.py measure), None where it left no message; None without
+    a measurement."""
 
     def __init__(self, name: str, args: SmokeTestArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:smoke_test:SmokeTest", name, {}, opts)
@@ -86,7 +100,41 @@ class SmokeTest(pulumi.ComponentResource):
             ),
         )
         self.job_name = job.metadata.name
-        self.register_outputs({"jobName": self.job_name})
+        self.measurement = None
+        if args.load_streams:
+            load = k8s.core.v1.Pod(
+                f"{name}-load",
+                # Measured again whenever the Job runs again, or the load changes.
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"smoke-test-load-{identity}-{args.load_streams}x{args.load_tokens}",
+                    namespace=args.namespace, labels=labels),
+                spec=load_pod_spec(args, labels, script.metadata.name),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[job],
+                    custom_timeouts=pulumi.CustomTimeouts(create=f"{LOAD_DEADLINE_SECONDS // 60 + 5}m"),
+                ),
+            )
+            self.measurement = load.status.apply(termination_message)
+        self.register_outputs({"jobName": self.job_name, "measurement": self.measurement})
+
+
+LOAD_DEADLINE_SECONDS = 600
+HEARTBEAT_DIR = "/run/measure"
+HEARTBEAT_FILE = f"{HEARTBEAT_DIR}/heartbeat"
+
+
+def termination_message(status: Any) -> dict[str, Any] | None:
+    """The JSON line the measurement left as its container's termination message."""
+    for container in (getattr(status, "container_statuses", None) or []):
+        terminated = getattr(getattr(container, "state", None), "terminated", None)
+        message = getattr(terminated, "message", None)
+        if message:
+            try:
+                parsed = json.loads(message)
+            except ValueError:
+                return {"error": f"the measurement left an unreadable message: {message[:200]}"}
+            return parsed if isinstance(parsed, dict) else None
+    return None
 
 
 def smoke_test_identity(args: SmokeTestArgs) -> str:
@@ -95,6 +143,37 @@ def smoke_test_identity(args: SmokeTestArgs) -> str:
         sort_keys=True,
     )
     return hashlib.sha256(material.encode()).hexdigest()[:10]
+
+
+def load_pod_spec(args: SmokeTestArgs, labels: Mapping[str, str],
+                  script_config_map: pulumi.Input[str]) -> dict[str, Any]:
+    """The measurement: the Job's pod, running smoke_test.py --measure once."""
+    pod = job_spec(args, labels, script_config_map)["template"]["spec"]
+    (container,) = pod["containers"]
+    # Alive and ready while tokens keep coming: the script touches the file with each one, and every request
+    # gives up after 120 s (REQUEST_TIMEOUT_SECONDS), so a file older than that means the run is stuck.
+    streaming = {"exec": {"command": ["python", "-c", "import os, sys, time; sys.exit(time.time() - "
+                                      f"os.path.getmtime('{HEARTBEAT_FILE}') > 150)"]},
+                 "initialDelaySeconds": 10, "periodSeconds": 30, "timeoutSeconds": 10}
+    return {
+        **pod,
+        "activeDeadlineSeconds": LOAD_DEADLINE_SECONDS,
+        "containers": [{
+            **container,
+            "name": "measure",
+            "command": [*container["command"], "--measure"],
+            "env": [*container["env"],
+                    {"name": "SMOKE_TEST_LOAD_STREAMS", "value": str(args.load_streams)},
+                    {"name": "SMOKE_TEST_LOAD_TOKENS", "value": str(args.load_tokens)},
+                    {"name": "SMOKE_TEST_HEARTBEAT_FILE", "value": HEARTBEAT_FILE}],
+            # Success too leaves the message: the script writes its result to the termination log.
+            "terminationMessagePolicy": "File",
+            "livenessProbe": streaming,
+            "readinessProbe": streaming,
+            "volumeMounts": [*container["volumeMounts"], {"name": "heartbeat", "mountPath": HEARTBEAT_DIR}],
+        }],
+        "volumes": [*pod["volumes"], {"name": "heartbeat", "emptyDir": {"sizeLimit": "1Mi"}}],
+    }
 
 
 def job_spec(args: SmokeTestArgs, labels: Mapping[str, str], script_config_map: pulumi.Input[str]) -> dict[str, Any]:

@@ -87,6 +87,8 @@ class KaitoWorkspace(pulumi.ComponentResource):
     """In-cluster OpenAI-compatible base URL, ending in /v1."""
     model_pods: dict[str, str]
     """Labels of the model's pods (the NetworkPolicy destination of its clients)."""
+    model_nodes: dict[str, str]
+    """Labels of the nodes KAITO makes for the model."""
 
     def __init__(self, name: str, args: KaitoWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:workspace:KaitoWorkspace", name, {}, opts)
@@ -165,6 +167,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
 
         self.namespace = namespace.metadata.name
         self.model_pods = model_pod_labels(args.workspace_name)
+        self.model_nodes = model_node_labels(args.workspace_name)
         self.workspace_name = (
             self.workspace.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
             if self.workspace is not None
@@ -212,10 +215,16 @@ def workspace_manifest(
         "resource": {
             "instanceType": args.instance_type,
             "count": args.node_count,
-            "labelSelector": {"matchLabels": {"apps": args.workspace_name}},
+            "labelSelector": {"matchLabels": model_node_labels(args.workspace_name)},
         },
         "inference": inference,
     }
+
+
+def model_node_labels(workspace_name: str) -> dict[str, str]:
+    """The Workspace's labelSelector, which KAITO also puts on the nodes it creates for it (kaito-project/
+    kaito@v0.6.0:pkg/utils/nodeclaim/nodeclaim.go, @v0.12.0:pkg/nodeprovision/karpenter/nodepool.go)."""
+    return {"apps": workspace_name}
 
 
 def model_pod_labels(workspace_name: str) -> dict[str, str]:

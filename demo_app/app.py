@@ -135,17 +135,21 @@ class ModelClient:
                 self._discovered_model = self.list_models()[0]
             return self._discovered_model
 
-    def stream_chat(self, messages: list[dict[str, str]]) -> tuple[str, Iterator[str]]:
-        """Start a streamed completion; errors before the first byte raise UpstreamError."""
+    def stream_chat(self, messages: list[dict[str, str]], max_tokens: int | None = None,
+                    usage: dict[str, Any] | None = None) -> tuple[str, Iterator[str]]:
+        """Start a streamed completion; errors before the first byte raise UpstreamError. With `usage`, the
+        server is asked for its token counts, which land in that dict if it sends them (vLLM and llama.cpp do)."""
         model = self.model_id()
-        payload = {
+        payload: dict[str, Any] = {
             "model": model,
             "messages": [{"role": "system", "content": self.settings.system_prompt}, *messages],
-            "max_tokens": self.settings.max_tokens,
+            "max_tokens": max_tokens or self.settings.max_tokens,
             "stream": True,
         }
+        if usage is not None:
+            payload["stream_options"] = {"include_usage": True}
         response = self._open("POST", "/chat/completions", payload)
-        return model, _completion_deltas(response, self.settings.request_timeout_seconds)
+        return model, _completion_deltas(response, self.settings.request_timeout_seconds, usage)
 
     def _open(self, method: str, path: str, payload: dict | None = None):
         url = self.settings.inference_endpoint + path
@@ -188,8 +192,8 @@ class ModelClient:
             ) from None
 
 
-def _completion_deltas(response, timeout_seconds: float) -> Iterator[str]:
-    """Yield the text pieces of an OpenAI-style SSE stream until [DONE]."""
+def _completion_deltas(response, timeout_seconds: float, usage: dict[str, Any] | None = None) -> Iterator[str]:
+    """Yield the text pieces of an OpenAI-style SSE stream until [DONE] (and keep its usage in `usage`)."""
     with response:
         for raw_line in response:
             line = raw_line.decode("utf-8", "replace").strip()
@@ -201,7 +205,9 @@ def _completion_deltas(response, timeout_seconds: float) -> Iterator[str]:
             event = json.loads(data)
             if "error" in event:
                 raise UpstreamError(HTTPStatus.BAD_GATEWAY, _error_text(json.dumps(event)))
-            for choice in event.get("choices", []):
+            if usage is not None and isinstance(event.get("usage"), dict):
+                usage.update(event["usage"])
+            for choice in event.get("choices") or []:
                 piece = (choice.get("delta") or {}).get("content")
                 if piece:
                     yield piece

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import gc
 import json
 import logging
+import re
 import runpy
 import threading
 import uuid
@@ -178,6 +180,8 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
     subscription = SUBSCRIPTION
     deployer = DEPLOYER_OBJECT_ID
     id_seed = "kaito-aks.test"
+    preview = False
+    """Set for a dry run, as `pulumi preview`: outputs only a deployment knows are unknown."""
 
     def _id(self, kind: str, name: str) -> str:
         return _uuid(kind, name) if self.id_seed == "kaito-aks.test" else str(
@@ -226,6 +230,22 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
                 **inputs,
                 "status": {"status": "deployed", "namespace": inputs.get("namespace"), "name": inputs.get("name")},
             }
+        if args.typ in _ARM_RESOURCES:
+            return self._arm_resource(args.typ, inputs)
+        if args.typ == "pulumi-python:dynamic:Resource" and "dashboard_json" in inputs:
+            # What Grafana answers to POST /api/dashboards/db: the dashboard's path, /d/<uid>/<slug of the title>.
+            board = json.loads(inputs["dashboard_json"])
+            slug = re.sub(r"[^a-z0-9]+", "-", board["title"].lower()).strip("-")
+            return board["uid"], {**inputs, "url": f"{inputs['endpoint'].rstrip('/')}/d/{board['uid']}/{slug}"}
+        if args.typ == "kubernetes:core/v1:Pod":
+            # A preview knows nothing of a pod's status yet; after `pulumi up`, pulumi-kubernetes has waited for
+            # it to succeed. kaito-aks's only bare Pod is the smoke test's measurement: it answers with the one
+            # measured against a real model in ./scripts/test-e2e.
+            inputs["status"] = pulumi_internals.UNKNOWN if self.preview else {
+                "phase": "Succeeded",
+                "containerStatuses": [{"name": "measure", "ready": False, "restartCount": 0, "state": {
+                    "terminated": {"exitCode": 0, "reason": "Completed", "message": RECORDED_MEASUREMENT}}}],
+            }
         if args.typ.startswith("kubernetes:"):
             metadata = dict(inputs.get("metadata") or {})
             if args.typ == "kubernetes:core/v1:Service" and inputs.get("spec", {}).get("type") == "LoadBalancer":
@@ -234,6 +254,26 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             ident = f"{namespace}/{metadata.get('name')}" if namespace else metadata.get("name")
             return ident, {**inputs, "metadata": {**metadata, "uid": f"uid-{args.name}"}}
         return f"{args.name}-id", inputs
+
+    def _arm_resource(self, type_: str, inputs: dict[str, Any]) -> tuple[str, dict]:
+        """An ARM ID in the resource group (or, for an association, under the resource it extends), and the
+        properties Azure adds that the program reads."""
+        provider, name_input = _ARM_RESOURCES[type_]
+        name = inputs[name_input]
+        if type_ == "azure-native:monitor:DataCollectionRuleAssociation":
+            arm_id = f"{inputs['resourceUri']}/providers/{provider}/{name}"
+        else:
+            arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{inputs['resourceGroupName']}"
+                      f"/providers/{provider}/{name}")
+        outputs = {**inputs, "name": name}
+        if type_ == "azure-native:dashboard:Grafana":
+            outputs["identity"] = {**inputs.get("identity", {}), "principalId": self._id("principal", arm_id),
+                                   "tenantId": TENANT}
+            host = f"{name}-{self._id('grafana', name)[:8]}.eus.grafana.azure.com"
+            outputs["properties"] = {**inputs.get("properties", {}), "endpoint": f"https://{host}"}
+        if type_ == "azure-native:operationalinsights:Workspace":
+            outputs["customerId"] = self._id("workspace", name)
+        return arm_id, outputs
 
     def _cluster(self, inputs: dict[str, Any]) -> tuple[str, dict]:
         name = inputs["resourceName"]
@@ -276,6 +316,30 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
             return {"clientId": self._id("client", "deployer"), "objectId": self.deployer,
                     "subscriptionId": self.subscription, "tenantId": TENANT}
         raise AssertionError(f"the program made an unexpected call: {args.token}")
+
+
+# The smoke test's measurement at its defaults (4 streams of 128 tokens) as SmolLM2-135M-Instruct answered it,
+# served by llama-cpp-python on two CPU cores (the server tests_e2e/conftest.py starts), on 2026-11-27: the shape
+# and scale of what a real measurement pod leaves.
+RECORDED_MEASUREMENT = json.dumps({
+    "countedFrom": "stream chunks", "maxTokensPerStream": 128, "outputTokens": 512, "outputTokensPerSecond": 65.72,
+    "seconds": 7.79, "streams": 4, "ttftMaxSeconds": 5.186, "ttftP50Seconds": 2.377}, sort_keys=True)
+
+# Azure resources whose ARM ID the program passes on (scopes, associations, integrations): type -> (provider
+# and resource type in the ID, the input naming it).
+_ARM_RESOURCES = {
+    "azure-native:monitor:AzureMonitorWorkspace": ("Microsoft.Monitor/accounts", "azureMonitorWorkspaceName"),
+    "azure-native:operationalinsights:Workspace": ("Microsoft.OperationalInsights/workspaces", "workspaceName"),
+    "azure-native:monitor:DataCollectionEndpoint": ("Microsoft.Insights/dataCollectionEndpoints",
+                                                    "dataCollectionEndpointName"),
+    "azure-native:monitor:DataCollectionRule": ("Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"),
+    "azure-native:monitor:DataCollectionRuleAssociation": ("Microsoft.Insights/dataCollectionRuleAssociations",
+                                                           "associationName"),
+    "azure-native:monitor:ActionGroup": ("Microsoft.Insights/actionGroups", "actionGroupName"),
+    "azure-native:alertsmanagement:PrometheusRuleGroup": ("Microsoft.AlertsManagement/prometheusRuleGroups",
+                                                          "ruleGroupName"),
+    "azure-native:dashboard:Grafana": ("Microsoft.Dashboard/grafana", "workspaceName"),
+}
 
 
 def _token(name: str, length: int) -> str:
@@ -476,7 +540,9 @@ def state_export(run: ProgramRun) -> dict[str, Any]:
         if path in secret_paths:
             return {pulumi_internals.SIG_KEY: pulumi_internals.SECRET_SIG, "ciphertext": "v1:c2VjcmV0"}
         if isinstance(value, dict):
-            return {key: encrypt(item, secret_paths, f"{path}.{key}" if path else key) for key, item in value.items()}
+            # What a preview could not know is not in a state either.
+            return {key: encrypt(item, secret_paths, f"{path}.{key}" if path else key) for key, item in value.items()
+                    if not pulumi_internals.is_unknown(item)}
         return value
 
     resources = [{
@@ -504,11 +570,16 @@ def _run(
     mocks: ProviderLikeMocks | None = None,
 ) -> tuple[list[Registered], Any, list[str]]:
     loop = asyncio.new_event_loop()
+    # The SDK hands every call to the engine to a thread; the mocks answer at once, so answer in place: a thread
+    # switch per registration costs more than the answer.
+    loop.set_default_executor(_InPlaceExecutor())
     asyncio.set_event_loop(loop)
     # A run makes tens of thousands of short-lived objects (Outputs, futures) and no cycles worth chasing
     # while it lasts: collect once at the end instead of dozens of times during it.
     gc.disable()
-    monitor = RecordingMonitor(mocks or ProviderLikeMocks())
+    mocks = mocks or ProviderLikeMocks()
+    mocks.preview = preview
+    monitor = RecordingMonitor(mocks)
     warnings = _Warnings()
     logger = logging.getLogger(f"kaito-aks.offline.{id(warnings)}")
     logger.propagate = False
@@ -531,6 +602,18 @@ def _run(
         asyncio.set_event_loop(None)
         loop.close()
         gc.enable()
+
+
+class _InPlaceExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs what it is given at once, in the calling thread (asyncio accepts only a ThreadPoolExecutor)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed back through the future, as a thread would
+            future.set_exception(error)
+        return future
 
 
 async def _resolve_exports(exports: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:

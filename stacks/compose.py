@@ -10,16 +10,19 @@ import pulumi
 from pulumi_azure_native import authorization
 
 from components.budget import CostBudget, CostBudgetArgs
-from components.cluster import AksCluster, AksClusterArgs, ClusterAccess, ClusterOperations
+from components.cluster import AksCluster, AksClusterArgs, ClusterAccess, ClusterMonitoringOptions, ClusterOperations
+from components.cluster_monitoring import SCRAPER, AlertSettings, ClusterMonitoring, ClusterMonitoringArgs
 from components.demo_app import DemoApp, DemoAppArgs
 from components.front_door import FrontDoor, FrontDoorArgs, SignIn, TeamAccess, self_proxy_peer
 from components.gateway_platform import GATEWAY_NAMESPACE, GatewayPlatform, GatewayPlatformArgs
+from components.gpu_metrics import GpuMetricsExporter, GpuMetricsExporterArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget
 from components.identity import subscription_of
 from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.kubernetes import Destination, ModelConnection, in_cluster_model
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
+from components.serving_metrics import LLAMA_CPP
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import MODEL_PORT, KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
 from stacks import images
@@ -28,6 +31,8 @@ from stacks.cost import estimate
 from stacks.settings import Settings
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
+# The DCGM exporter's own namespace (restricted Pod Security; the model's namespace may be only baseline).
+GPU_METRICS_NAMESPACE = "gpu-metrics"
 # Pods carrying this label may reach the model when kaito-aks:restrictModelAccess is on.
 MODEL_CLIENT_LABEL = {"kaito-aks/model-client": "true"}
 
@@ -62,6 +67,12 @@ def compose(settings: Settings) -> dict[str, Any]:
                 maintenance_day=config.maintenance_day,
                 maintenance_start_time=config.maintenance_start_time,
                 encryption_at_host=config.encryption_at_host,
+            ),
+            monitoring=ClusterMonitoringOptions(
+                metrics=config.metrics,
+                logs=config.container_logs,
+                log_retention_days=config.log_retention_days,
+                log_daily_cap_gb=config.log_daily_cap_gb,
             ),
         ),
     )
@@ -133,7 +144,11 @@ def compose(settings: Settings) -> dict[str, Any]:
             readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
             labels=labels,
             model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
-            extra_model_clients=(self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else (),
+            extra_model_clients=(
+                *((self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else ()),
+                # Managed Prometheus reads /metrics on the model's port.
+                *((SCRAPER,) if config.metrics else ()),
+            ),
             pod_security_enforce=settings.mode.pod_security_level(settings.model),
             paused=config.paused,
             gpu_pool_cleanup=GpuPoolCleanupTarget(
@@ -162,8 +177,9 @@ def compose(settings: Settings) -> dict[str, Any]:
         })
     after_workspace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=clients_after))
 
+    cost = estimate(settings)
     if not config.paused:
-        SmokeTest(
+        smoke_test = SmokeTest(
             "smoke-test",
             SmokeTestArgs(
                 namespace=workspace.namespace,
@@ -174,9 +190,13 @@ def compose(settings: Settings) -> dict[str, Any]:
                 labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
                 # Through a front door the certificate may still be on its way: ask for up to ten minutes.
                 attempts=30 if settings.public else 5,
+                load_streams=config.measure_streams,
             ),
             opts=after_workspace,
         )
+        if smoke_test.measurement is not None:
+            exposure["smokeTestMeasurement"] = smoke_test.measurement.apply(
+                lambda measured: with_cost_per_million_tokens(measured, cost.hourly_usd))
 
     if config.budget_monthly_usd:
         CostBudget(
@@ -209,7 +229,11 @@ def compose(settings: Settings) -> dict[str, Any]:
         if not settings.public:
             exposure["demoAppPortForward"] = demo_app.port_forward_command
 
-    cost = estimate(settings)
+    if config.metrics or config.container_logs:
+        monitoring = build_monitoring(settings, cluster, workspace, client.object_id, cost.hourly_usd, on_cluster,
+                                      model_ready=clients_after)
+        if monitoring.dashboard_url is not None:
+            exposure["grafanaDashboardUrl"] = monitoring.dashboard_url
     return {
         "resourceGroupName": cluster.resource_group_name,
         "clusterName": cluster.cluster_name,
@@ -279,6 +303,57 @@ def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: p
     )
 
 
+def build_monitoring(settings: Settings, cluster: AksCluster, workspace: KaitoWorkspace,
+                     deployer_object_id: pulumi.Input[str], hourly_cost_usd: float, on_cluster: pulumi.ResourceOptions,
+                     model_ready: list[pulumi.Resource]) -> ClusterMonitoring:
+    """What reads the model's metrics and logs and watches them (kaito-aks:metrics, alerts, grafana,
+    containerLogs); on GPU sizes, with the DCGM exporter on the model's nodes."""
+    config = settings.config
+    gpu_exporter = None
+    if config.metrics and settings.is_preset and not config.paused:
+        exporter = GpuMetricsExporter(
+            "gpu-metrics",
+            GpuMetricsExporterArgs(
+                namespace=GPU_METRICS_NAMESPACE,
+                image=images.DCGM_EXPORTER_IMAGE,
+                gpu_nodes=workspace.model_nodes,
+                scrapers=(SCRAPER,),
+                labels=kubernetes_labels(settings, component="gpu-metrics", name="dcgm-exporter"),
+            ),
+            opts=on_cluster,
+        )
+        gpu_exporter = (exporter.namespace, exporter.pods)
+    return ClusterMonitoring(
+        "monitoring",
+        ClusterMonitoringArgs(
+            resource_group_name=cluster.resource_group_name,
+            location=settings.location,
+            cluster_name=settings.cluster_name,
+            cluster_id=cluster.cluster_id,
+            namespace=config.namespace,
+            model_pods=workspace.model_pods,
+            engine=settings.mode.serving_engine if settings.is_preset else LLAMA_CPP,
+            metrics_workspace_id=cluster.metrics_workspace_id,
+            log_workspace_id=cluster.log_workspace_id,
+            alerts=AlertSettings(config.alert_ttft_p95_seconds, tuple(config.budget_contact_emails))
+            if config.alerts else None,
+            gpu_exporter=gpu_exporter,
+            front_door_proxies=self_proxy_peer(GATEWAY_NAMESPACE, config.namespace)["podSelector"]["matchLabels"]
+            if settings.public else None,
+            front_door_namespace=GATEWAY_NAMESPACE,
+            grafana=config.grafana,
+            grafana_admins=((deployer_object_id, None),
+                            *((group, "Group") for group in config.cluster_admin_groups)),
+            grafana_viewers=tuple(config.cluster_reader_groups),
+            hourly_cost_usd=hourly_cost_usd,
+            model_ready=tuple(model_ready),
+            labels=kubernetes_labels(settings, component="monitoring"),
+            tags=settings.tags,
+        ),
+        opts=on_cluster,
+    )
+
+
 def front_door_connection(front_door: FrontDoor, tls_issuer: str) -> ModelConnection:
     """The demo app and the smoke test call the API through the front door, each with its own key, so `pulumi up`
     proves the public, authenticated path. Inside the cluster the gateway's address leads to its proxies (port
@@ -292,6 +367,18 @@ def front_door_connection(front_door: FrontDoor, tls_issuer: str) -> ModelConnec
         api_key_secret=front_door.api_keys_secret,
         verify_tls=tls_issuer == "letsencrypt",
     )
+
+
+def with_cost_per_million_tokens(measured: dict[str, Any] | None, hourly_usd: float) -> dict[str, Any]:
+    """The smoke test's measurement, with what a million output tokens cost at the stack's estimated $/h if the
+    model produced them at the measured rate all hour (a lower bound on the rate a busier model reaches)."""
+    if not measured:
+        return {"error": "the measurement left no result (kubectl logs -n <namespace> pod/smoke-test-load-...)"}
+    rate = measured.get("outputTokensPerSecond")
+    if not isinstance(rate, (int, float)) or rate <= 0:
+        return dict(measured)
+    return {**measured, "hourlyCostUsd": hourly_usd,
+            "costPerMillionOutputTokensUsd": round(hourly_usd / (rate * 3600) * 1_000_000, 2)}
 
 
 def first_of_this_month() -> str:

@@ -343,6 +343,45 @@ class StackConfig:
         "A NetworkPolicy lets only the demo app and the smoke test reach the model's pods. Turn off to let other "
         "in-cluster clients call the model.",
     )
+    metrics: bool = setting(
+        "metrics", Boolean(), True,
+        "Azure Monitor managed Prometheus: the model server's own metrics (tokens, latency, queue, errors) and, with "
+        "the front door, each team's token usage, kept in an Azure Monitor workspace. Alerts and Grafana need it.",
+    )
+    alerts: bool = setting(
+        "alerts", Boolean(), True,
+        "Prometheus alert rules (model not serving, errors, slow first token, KV cache or GPU memory full) mailed "
+        "to budgetContactEmails when set (README, Monitoring, says what each means). Needs metrics.",
+    )
+    alert_ttft_p95_seconds: int = setting(
+        "alertTtftP95Seconds", Integer(minimum=1, maximum=600), 10,
+        "The 95th percentile of time to first token, in seconds, above which the slow-answers alert fires.",
+    )
+    grafana: bool = setting(
+        "grafana", Boolean(), False,
+        "Azure Managed Grafana (Standard) with kaito-aks's dashboard, linked to the metrics; its URL is the "
+        "grafanaDashboardUrl output. Needs metrics. Off by default: an instance is billed by the hour.",
+    )
+    measure_streams: int = setting(
+        "measureStreams", Integer(minimum=0, maximum=16), 4,
+        "After the smoke test's question, this many concurrent streamed answers of at most 128 tokens each measure "
+        "tokens per second and time to first token (the smokeTestMeasurement output, with $ per million output "
+        "tokens at the estimated $/h). 0: no measurement.",
+    )
+    container_logs: bool = setting(
+        "containerLogs", Boolean(), True,
+        "Container Insights: the cluster's container logs and Kubernetes events in a Log Analytics workspace, so a "
+        "stuck Workspace's events and the model's logs can be read afterwards.",
+    )
+    log_retention_days: int = setting(
+        "logRetentionDays", Integer(minimum=30, maximum=730), 30,
+        "Days Log Analytics keeps the logs (30-730).",
+    )
+    log_daily_cap_gb: int = setting(
+        "logDailyCapGb", Integer(minimum=1, maximum=1000), 1,
+        "Most gigabytes of logs ingested a day; more is dropped until the next day (and the cost estimate counts "
+        "this cap as used every day).",
+    )
     preflight: bool = setting(
         "preflight", Boolean(), True,
         "Before creating anything, check with Azure that the VM size is offered in the region and that vCPU quota "

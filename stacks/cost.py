@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stacks import prices
+from stacks.catalog import VM_SIZES
 from stacks.settings import Settings
 
 HOURS_PER_MONTH = 730
@@ -26,6 +27,7 @@ class CostLine:
 class CostEstimate:
     region: str
     lines: tuple[CostLine, ...]
+    metrics: bool = False
 
     @property
     def hourly_usd(self) -> float:
@@ -43,13 +45,18 @@ class CostEstimate:
         """Where the prices come from, in words: region and date, and what is not counted."""
         sources = sorted({(line.price.region, line.price.as_of) for line in self.lines if line.price})
         text = "list prices, Linux pay-as-you-go, " + ", ".join(f"{region} as of {as_of}" for region, as_of in sources)
-        if any(region != self.region for region, _ in sources):
+        if any(line.price.region != self.region for line in self.lines if line.price and line.sku in VM_SIZES):
             text += f" (no {self.region} prices in the table: refresh it with ./scripts/prices --region {self.region})"
         if self.unpriced:
             text += f"; no price known for {', '.join(self.unpriced)}, not counted"
         paid_tier = any(line.sku == prices.AKS_STANDARD_TIER for line in self.lines)
-        return text + ("; disks and egress not counted" if paid_tier else
-                       "; disks, egress and the free AKS control plane not counted")
+        text += ("; disks and egress not counted" if paid_tier else
+                 "; disks, egress and the free AKS control plane not counted")
+        if any(line.sku == prices.MANAGED_GRAFANA for line in self.lines):
+            text += "; Grafana's $6 per active user a month not counted"
+        if self.metrics:
+            text += "; managed Prometheus ($0.16 per 10 million samples ingested) not counted"
+        return text
 
 
 def estimate(settings: Settings) -> CostEstimate:
@@ -68,4 +75,12 @@ def estimate(settings: Settings) -> CostEstimate:
     if config.sku_tier == "Standard":
         lines.append(CostLine("AKS Standard tier (SLA)", prices.AKS_STANDARD_TIER, 1,
                               prices.price_of(prices.AKS_STANDARD_TIER, region)))
-    return CostEstimate(region, tuple(lines))
+    if config.container_logs:
+        # As if the daily cap were reached every day: the most the logs can cost.
+        lines.append(CostLine(f"container logs (at the {config.log_daily_cap_gb} GB daily cap)",
+                              prices.LOG_ANALYTICS_GB_PER_DAY, config.log_daily_cap_gb,
+                              prices.price_of(prices.LOG_ANALYTICS_GB_PER_DAY, region)))
+    if config.grafana:
+        lines.append(CostLine("Managed Grafana (Standard)", prices.MANAGED_GRAFANA, 1,
+                              prices.price_of(prices.MANAGED_GRAFANA, region)))
+    return CostEstimate(region, tuple(lines), metrics=config.metrics)

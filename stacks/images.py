@@ -29,3 +29,12 @@ LLAMA_CPP_SERVER_IMAGE = (
 # index; linux/amd64 sha256:9189e09a0da398da80a6525d91eecaac3739eb3503e8c5f15792b7a5457022c0), kept in the fork
 # maxmood96/repo-info@21b8c420ef8e06baffad2ed33be8b9017c0e088c.
 REDIS_IMAGE = "redis:8.2.4-alpine3.22@sha256:a308ca111032fa8f306a2dc7be7ba5deb8b777ed5d258c733cddba48a1fd7904"
+
+# GPU use and memory on the model's GPU nodes (components/gpu_metrics.py): NVIDIA's DCGM exporter, the tag its
+# Helm chart at NVIDIA/dcgm-exporter@4.5.3-4.8.2 (deployment/values.yaml) runs. NVIDIA publishes no digest list
+# reachable from here; this index digest is the one several independent projects pin for the tag (found with the
+# search corpus). Verify it before the first deploy of a GPU stack (docs/IMAGES.md).
+DCGM_EXPORTER_IMAGE = (
+    "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless"
+    "@sha256:60d3b00ac80b4ae77f94dae2f943685605585ad9e92fdccda3154d009ae317cc"
+)

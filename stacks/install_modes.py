@@ -11,6 +11,7 @@ import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
+from components.serving_metrics import VLLM_0_9, VLLM_0_25, Engine
 from stacks import prices
 from stacks.catalog import (
     ADDON_PRESETS,
@@ -41,6 +42,10 @@ class InstallMode(ABC):
     """kaito-aks installs KAITO itself from its Helm charts."""
     model_without_token: str
     """A GPU model of this mode that needs no Hugging Face token, for messages."""
+    serving_engine: Engine
+    """What serves this mode's GPU models, whose metrics the dashboard and alerts read: vLLM, the runtime KAITO
+    picks without a kaito.sh/runtime annotation (kaito-project/kaito@v0.6.0 and @v0.12.0:api/v1beta1/labels.go
+    GetWorkspaceRuntimeName), at the version that KAITO pins."""
 
     # --- models -------------------------------------------------------------------------------
 
@@ -119,6 +124,7 @@ class AddonMode(InstallMode):
     enables_aks_addon = True
     installs_kaito = False
     model_without_token = "phi-4"
+    serving_engine = VLLM_0_9
 
     def is_gpu_model(self, name: str) -> bool:
         return name in ADDON_PRESETS
@@ -148,6 +154,7 @@ class UpstreamMode(InstallMode):
     enables_aks_addon = False
     installs_kaito = True
     model_without_token = "openai/gpt-oss-20b"
+    serving_engine = VLLM_0_25
 
     def model(self, name: str) -> UpstreamModel | None:
         """A curated model, a generic Hugging Face id (size unknown), or None."""

@@ -16,6 +16,8 @@ REFERENCE_REGION = "eastus"
 LOAD_BALANCER = "network/standard-load-balancer"
 PUBLIC_IP = "network/standard-public-ip"
 AKS_STANDARD_TIER = "aks/standard-tier"
+LOG_ANALYTICS_GB_PER_DAY = "monitor/log-analytics-gb-per-day"
+MANAGED_GRAFANA = "monitor/managed-grafana-standard"
 FIELDS = ("region", "sku", "usd_per_hour", "as_of", "source")
 
 

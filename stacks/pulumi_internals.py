@@ -20,6 +20,8 @@ from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 SIG_KEY: str = rpc._special_sig_key  # type: ignore[attr-defined]
+UNKNOWN: str = rpc.UNKNOWN
+"""What a mock answers for a property only a deployment knows (the engine's unknown sentinel)."""
 SECRET_SIG: str = rpc._special_secret_sig  # type: ignore[attr-defined]
 
 
@@ -38,6 +40,13 @@ def is_secret_value(value: Any) -> bool:
 
 def sync_await(awaitable: Any) -> Any:
     return _sync_await(awaitable)
+
+
+def is_unknown(value: Any) -> bool:
+    """A property a preview cannot know yet (deserialized with keep_unknowns)."""
+    from pulumi.output import Unknown
+
+    return isinstance(value, Unknown)
 
 
 def deserialize(struct: Any) -> dict[str, Any]:

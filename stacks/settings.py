@@ -168,6 +168,7 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
     _exposure_rules(config, invalid, problems)
     _budget_rules(config, invalid, problems)
     _upgrade_rules(config, invalid, problems)
+    _monitoring_rules(config, invalid, problems)
     if {"kaito_install", "model_size"} & invalid:
         return None
     mode = INSTALL_MODES[config.kaito_install]
@@ -311,6 +312,16 @@ def _budget_rules(config: StackConfig, invalid: set[str], problems: list[str]) -
             f"a budget alerts someone: `pulumi config set --path '{PROJECT}:budgetContactEmails[0]' "
             f"platform@contoso.com`"
         )
+
+
+def _monitoring_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:
+    # Alerts quietly need metrics (they are on by default); a Grafana without metrics would show nothing.
+    if {"metrics", "grafana"} & invalid or config.metrics or not config.grafana:
+        return
+    problems.append(
+        f"{PROJECT}:grafana needs {PROJECT}:metrics, which is false: `pulumi config set {PROJECT}:metrics true` "
+        f"(or `pulumi config set {PROJECT}:grafana false`)"
+    )
 
 
 def _upgrade_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:

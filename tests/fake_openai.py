@@ -16,6 +16,8 @@ class Script:
     delay_seconds: float = 0.0
     chat_status: int = 200
     break_stream_after: int | None = None
+    send_usage: bool = False
+    """Answer stream_options.include_usage with a final usage chunk (as vLLM and llama.cpp do)."""
     requests: list[dict] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
 
@@ -57,6 +59,10 @@ class FakeOpenAI:
                     chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                if script_ref.send_usage and (body.get("stream_options") or {}).get("include_usage"):
+                    usage = {"prompt_tokens": 12, "completion_tokens": len(script_ref.reply_pieces) * 2,
+                             "total_tokens": 12 + len(script_ref.reply_pieces) * 2}
+                    self.wfile.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 

@@ -46,6 +46,15 @@ PUBLIC = {
 }
 
 
+# A stack with Grafana, cluster groups and non-default log settings (shared by the monitoring, cost and CI identity
+# tests, so it runs once).
+MONITORED = {
+    "clusterAdminGroups": ["11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"],
+    "clusterReaderGroups": ["33333333-3333-3333-3333-333333333333"],
+    "grafana": True, "logRetentionDays": 90, "logDailyCapGb": 5,
+}
+
+
 def secret_keys_of(config: dict[str, Any]) -> tuple[str, ...]:
     """The keys of `config` that hold secrets (set with `pulumi config set --secret`)."""
     from stacks.config import declarations

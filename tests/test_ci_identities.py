@@ -17,7 +17,7 @@ from components.identity import BUILT_IN_ROLES
 from tests import background
 from tests.background_commands import OLD_APP, SECOND_RUN
 from tests.background_commands import SETUP_REPO as REPO
-from tests.harness import size_program
+from tests.harness import MONITORED, size_program
 
 ROOT = Path(__file__).resolve().parent.parent
 GITHUB = ROOT / ".github"
@@ -70,11 +70,8 @@ def setup() -> SetupRun:
 
 
 def program_assigned_roles() -> set[str]:
-    """Every built-in role a stack assigns, across the install modes and access settings."""
-    runs = [size_program("cpu", clusterAdminGroups=["11111111-1111-1111-1111-111111111111",
-                                                    "22222222-2222-2222-2222-222222222222"],
-                         clusterReaderGroups=["33333333-3333-3333-3333-333333333333"]),
-            size_program("small", "upstream")]
+    """Every built-in role a stack assigns, across the install modes, access settings and Grafana."""
+    runs = [size_program("cpu", **MONITORED), size_program("small", "upstream")]
     return {r.inputs["roleDefinitionId"].rsplit("/", 1)[-1] for run in runs
             for r in run.of_type("azure-native:authorization:RoleAssignment")}
 

@@ -14,7 +14,7 @@ from stacks import prices
 from stacks.catalog import VM_SIZES
 from stacks.cost import HOURS_PER_MONTH
 from stacks.profiles import ADDON_PROFILES
-from tests.harness import MODEL_SIZES, PUBLIC, program, size_config, size_program
+from tests.harness import MODEL_SIZES, MONITORED, PUBLIC, program, size_config, size_program
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 SYSTEM = "Standard_D4s_v5"
@@ -29,7 +29,8 @@ def hourly(sku: str, region: str = "eastus") -> float:
 @pytest.mark.parametrize("model_size", MODEL_SIZES)
 def test_each_profile_exports_its_cost_from_the_price_table(model_size):
     run = size_program(model_size)
-    expected = hourly(ADDON_PROFILES[model_size].instance_types[0]) + hourly(SYSTEM)
+    # Container logs are on by default: their 1 GB daily cap, as if reached every day.
+    expected = hourly(ADDON_PROFILES[model_size].instance_types[0]) + hourly(SYSTEM) + logs_at_cap(1)
     assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
     assert run.outputs["estimatedMonthlyCostUsd"] == pytest.approx(round(expected * HOURS_PER_MONTH, 2), abs=0.01)
     price = prices.price_of(SYSTEM, "eastus")
@@ -40,8 +41,30 @@ def test_more_nodes_and_a_front_door_cost_more():
     # The front door's own pods run on the system pool: what it adds is its load balancer and public IP.
     run = size_program("small", nodeCount=2, systemNodeCount=2, **PUBLIC)
     expected = (2 * hourly(ADDON_PROFILES["small"].instance_types[0]) + 2 * hourly(SYSTEM)
-                + hourly(prices.LOAD_BALANCER) + hourly(prices.PUBLIC_IP))
+                + hourly(prices.LOAD_BALANCER) + hourly(prices.PUBLIC_IP) + logs_at_cap(1))
     assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
+
+
+def logs_at_cap(gigabytes: int) -> float:
+    return gigabytes * hourly(prices.LOG_ANALYTICS_GB_PER_DAY)
+
+
+def test_monitoring_costs_grafana_and_logs_at_their_daily_cap_and_says_what_it_leaves_out():
+    run = size_program("cpu", **MONITORED)  # Grafana, and a 5 GB daily cap
+    expected = hourly(ADDON_PROFILES["cpu"].instance_types[0]) + hourly(SYSTEM) + logs_at_cap(5) + hourly(
+        prices.MANAGED_GRAFANA)
+    assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected, abs=1e-4)
+    # $2.30 per GB ingested: 5 GB a day is $11.50 a day.
+    assert logs_at_cap(5) * 24 == pytest.approx(11.50, abs=0.01)
+    basis = run.outputs["estimatedCostBasis"]
+    assert "Grafana's $6 per active user a month not counted" in basis
+    assert "managed Prometheus" in basis and "not counted" in basis
+    # The Grafana price is another region's: said, but not as a VM price the refresh command could fix.
+    assert "westeurope as of 2026-10" in basis and "./scripts/prices" not in basis
+    quiet = size_program("cpu", containerLogs=False, metrics=False, alerts=False)
+    assert quiet.outputs["estimatedHourlyCostUsd"] == pytest.approx(
+        hourly(ADDON_PROFILES["cpu"].instance_types[0]) + hourly(SYSTEM))
+    assert "Prometheus" not in quiet.outputs["estimatedCostBasis"]
 
 
 def test_a_region_without_prices_falls_back_and_says_so():
@@ -58,7 +81,7 @@ def test_a_size_without_a_known_price_is_named_not_guessed():
     if unpriced is None:
         pytest.skip("every GPU size in the catalog has a price")
     run = size_program("large", instanceType=unpriced)
-    assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(hourly(SYSTEM))
+    assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(hourly(SYSTEM) + logs_at_cap(1))
     assert f"no price known for {unpriced}, not counted" in run.outputs["estimatedCostBasis"]
 
 

@@ -26,10 +26,12 @@ def test_paused_removes_the_workspace_and_keeps_the_cluster():
     assert paused.one(CLUSTER).inputs == running.one(CLUSTER).inputs
     group = "azure-native:resources:ResourceGroup"
     assert paused.one(group).inputs == running.one(group).inputs
-    assert len(paused.of_type("kubernetes:core/v1:Namespace")) == 1
+    # The model's namespace; no GPU metrics exporter without GPU nodes.
+    assert [ns.inputs["metadata"]["name"] for ns in paused.of_type("kubernetes:core/v1:Namespace")] == ["kaito"]
     assert paused.outputs["paused"] is True
-    # The system node only.
-    assert paused.outputs["estimatedHourlyCostUsd"] == pytest.approx(prices.usd_per_hour("Standard_D4s_v5", "eastus"))
+    # The system node, and the container logs' daily cap.
+    system, logs = (prices.usd_per_hour(sku, "eastus") for sku in ("Standard_D4s_v5", prices.LOG_ANALYTICS_GB_PER_DAY))
+    assert paused.outputs["estimatedHourlyCostUsd"] == pytest.approx(system + logs)
 
 
 def test_paused_scales_the_demo_app_to_zero_without_waiting_on_a_workspace():

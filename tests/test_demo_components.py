@@ -179,7 +179,10 @@ def test_only_the_demo_app_and_smoke_test_reach_the_model():
     assert policy["podSelector"] == model_pods
     assert policy["policyTypes"] == ["Ingress"]
     assert policy["ingress"] == [
-        {"from": [{"podSelector": {"matchLabels": {CLIENT_LABEL[0]: CLIENT_LABEL[1]}}}],
+        # The clients, and managed Prometheus's scraper reading /metrics (kaito-aks:metrics is on by default).
+        {"from": [{"podSelector": {"matchLabels": {CLIENT_LABEL[0]: CLIENT_LABEL[1]}}},
+                  {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                   "podSelector": {"matchLabels": {"rsName": "ama-metrics"}}}],
          "ports": [{"port": 5000, "protocol": "TCP"}]},
         {"from": [{"podSelector": model_pods}]},
     ]

@@ -4,33 +4,17 @@ the 401 and 429 answers, the demo app and smoke test on the authenticated path, 
 
 from __future__ import annotations
 
-import functools
 import json
-from pathlib import Path
 
-import jsonschema
 import pytest
 
 from components import front_door, gateway_platform
 from scripts.offline import ProgramRun
 from stacks.settings import ConfigError
+from tests.crd_schemas import SCHEMA_OF, validate_custom_resource
 from tests.harness import PUBLIC, program, run_failing_program, size_config, size_program, stack_config
 from tests.test_kubernetes_security import Internet, Pod, can_connect
 
-SCHEMAS = Path(__file__).parent / "schemas"
-SCHEMA_OF = {
-    "kubernetes:gateway.networking.k8s.io/v1:GatewayClass": "gatewayclass-v1-envoy-gateway-1.8.3",
-    "kubernetes:gateway.networking.k8s.io/v1:Gateway": "gateway-v1-envoy-gateway-1.8.3",
-    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": "httproute-v1-envoy-gateway-1.8.3",
-    "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy": "envoyproxy-v1alpha1-envoy-gateway-1.8.3",
-    "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy": "securitypolicy-v1alpha1-envoy-gateway-1.8.3",
-    "kubernetes:gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy":
-        "backendtrafficpolicy-v1alpha1-envoy-gateway-1.8.3",
-    "kubernetes:gateway.envoyproxy.io/v1alpha1:Backend": "backend-v1alpha1-envoy-gateway-1.8.3",
-    "kubernetes:aigateway.envoyproxy.io/v1beta1:AIGatewayRoute": "aigatewayroute-v1beta1-ai-gateway-1.1.0",
-    "kubernetes:aigateway.envoyproxy.io/v1beta1:AIServiceBackend": "aiservicebackend-v1beta1-ai-gateway-1.1.0",
-    "kubernetes:cert-manager.io/v1:ClusterIssuer": "clusterissuer-v1-cert-manager-1.21.1",
-}
 TEAMS = {"apiTeams": {"search": {"requestsPerMinute": 10, "tokensPerMinute": 5000},
                       "billing-bot": {"requestsPerMinute": 120, "tokensPerMinute": 400000, "keyVersion": 3}}}
 HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
@@ -57,17 +41,10 @@ def test_every_gateway_object_matches_the_crd_schema_of_the_pinned_version(which
     run = public() if which == "public cpu" else program(stack_config("prod"), stack="prod", preview=True)
     custom = [r for r in run.resources if r.type.split(":")[1] in {
         "gateway.networking.k8s.io/v1", "gateway.envoyproxy.io/v1alpha1", "aigateway.envoyproxy.io/v1beta1",
-        "cert-manager.io/v1"}]
+        "cert-manager.io/v1", "azmonitoring.coreos.com/v1"}]
     assert {r.type for r in custom} == set(SCHEMA_OF)
     for resource in custom:
-        validator(SCHEMA_OF[resource.type]).validate(manifest(resource))
-
-
-@functools.lru_cache
-def validator(name: str) -> jsonschema.protocols.Validator:
-    """One validator per schema for the session (the Envoy Gateway schemas run to hundreds of kilobytes)."""
-    schema = json.loads((SCHEMAS / f"{name}.strict.schema.json").read_text())
-    return jsonschema.validators.validator_for(schema)(schema)
+        validate_custom_resource(resource.type, manifest(resource))
 
 
 def test_every_public_listener_is_tls_and_port_80_only_redirects():

@@ -153,7 +153,8 @@ def test_clients_start_only_under_their_egress_policy():
 @pytest.mark.parametrize("stack", stack_names())
 def test_the_namespace_enforces_baseline_and_warns_at_restricted(stack):
     run = program(stack_config(stack), stack=stack, preview=True)
-    labels = run.one(NAMESPACE).inputs["metadata"]["labels"]
+    (model_namespace,) = [ns for ns in run.of_type(NAMESPACE) if ns.name == "model-ns"]
+    labels = model_namespace.inputs["metadata"]["labels"]
     assert {key: value for key, value in labels.items() if key.startswith("pod-security")} == {
         "pod-security.kubernetes.io/enforce": "baseline",
         "pod-security.kubernetes.io/enforce-version": "latest",

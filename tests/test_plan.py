@@ -31,7 +31,9 @@ def test_plan_shows_model_size_quota_and_cost(model_size):
     profile = ADDON_PROFILES[model_size]
     size, system = VM_SIZES[profile.instance_types[0]], VM_SIZES["Standard_D4s_v5"]
     gpus = f"{size.gpu_count} x {size.gpu_model}" if size.has_gpu else "no GPU"
-    hourly = prices.usd_per_hour(size.name, "eastus") + prices.usd_per_hour(system.name, "eastus")
+    # The model and system nodes, and the container logs at their 1 GB daily cap.
+    hourly = sum(prices.usd_per_hour(sku, "eastus")
+                 for sku in (size.name, system.name, prices.LOG_ANALYTICS_GB_PER_DAY))
     assert text.startswith("OFFLINE PLAN — evaluated under mocks, not a `pulumi preview`")
     assert f"Model            {profile.model} — " in text
     assert f"VM size          1 x {size.name} ({gpus}; nodes: kaito-aks:nodeCount)" in text

@@ -12,6 +12,7 @@ import pytest
 from stacks.catalog import VM_SIZES
 from stacks.install_modes import ADDON
 from stacks.profiles import ADDON_PROFILES
+from tests.crd_schemas import SCHEMA_OF, validate_custom_resource
 from tests.harness import (
     CLUSTER,
     HF_TOKEN,
@@ -35,6 +36,7 @@ OUTPUTS = {
     "resourceGroupName", "clusterName", "oidcIssuerUrl", "kubeconfig", "namespace",
     "workspaceName", "model", "instanceType", "inferenceEndpoint", "demoAppPortForward",
     "estimatedHourlyCostUsd", "estimatedMonthlyCostUsd", "estimatedCostBasis", "paused", "kaitoInstall",
+    "smokeTestMeasurement",
 }
 
 
@@ -119,7 +121,10 @@ def test_kubernetes_objects_are_valid_and_labelled(model_size):
     for resource in run.resources:
         if resource.type.startswith("kubernetes:") and resource.type != WORKSPACE:
             obj = {k: v for k, v in resource.inputs.items() if k != "__defaults"}
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+            if resource.type in SCHEMA_OF:
+                validate_custom_resource(resource.type, obj)
+            else:
+                kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
             labels = resource.inputs["metadata"]["labels"]
             assert labels["app.kubernetes.io/part-of"] == "kaito-aks"
             assert labels["app.kubernetes.io/managed-by"] == "pulumi"
@@ -234,6 +239,9 @@ def test_children_are_parented_to_their_components(model_size):
     assert set(components.values()) == {
         "kaito-aks:cluster:AksCluster", "kaito-aks:workspace:KaitoWorkspace",
         "kaito-aks:smoke_test:SmokeTest", "kaito-aks:demo_app:DemoApp",
+        "kaito-aks:monitoring_workspaces:MonitoringWorkspaces", "kaito-aks:cluster_monitoring:ClusterMonitoring",
+        # The DCGM exporter runs where the model has GPUs.
+        *(() if model_size == "cpu" else ("kaito-aks:gpu_metrics:GpuMetricsExporter",)),
     }
     for resource in run.resources:
         if not resource.type.startswith("kaito-aks:"):
@@ -250,8 +258,12 @@ def test_standard_and_user_tags_reach_every_azure_resource():
     taggable = [r for r in azure if takes_tags(r.type)]
     # Role assignments, maintenance windows and the like have no tags in the ARM API.
     assert {r.type for r in azure} - {r.type for r in taggable} == {
-        "azure-native:authorization:RoleAssignment", "azure-native:containerservice:MaintenanceConfiguration"}
-    assert len(taggable) == 2
+        "azure-native:authorization:RoleAssignment", "azure-native:containerservice:MaintenanceConfiguration",
+        "azure-native:monitor:DataCollectionRuleAssociation"}
+    assert {r.type.split(":", 1)[1] for r in taggable} == {
+        "resources:ResourceGroup", "containerservice:ManagedCluster", "monitor:AzureMonitorWorkspace",
+        "operationalinsights:Workspace", "monitor:DataCollectionEndpoint", "monitor:DataCollectionRule",
+        "alertsmanagement:PrometheusRuleGroup"}
     for resource in taggable:
         assert resource.inputs["tags"] == expected
 

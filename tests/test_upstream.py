@@ -284,8 +284,8 @@ def test_the_cost_counts_every_node_kaito_creates_and_the_workspace_keeps_the_de
     from stacks import prices
 
     run = upstream("large", instanceType="Standard_NC48ads_A100_v4")
-    expected = 2 * prices.usd_per_hour("Standard_NC48ads_A100_v4", "eastus") + prices.usd_per_hour(
-        "Standard_D4s_v5", "eastus")
+    expected = 2 * prices.usd_per_hour("Standard_NC48ads_A100_v4", "eastus") + sum(
+        prices.usd_per_hour(sku, "eastus") for sku in ("Standard_D4s_v5", prices.LOG_ANALYTICS_GB_PER_DAY))
     assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
     # The Workspace still asks for the CRD's default count, a field KAITO 0.12 ignores for vLLM.
     assert manifest(run)["resource"]["count"] == 1
@@ -301,5 +301,5 @@ def test_the_plan_of_upstream_large_shows_kaitos_node_count_and_its_cost():
     assert (document["nodeCount"], document["gpus"]) == (2, 4)
     assert document["nodesDecidedBy"] == "KAITO 0.12.0's node estimator (model and VM size)"
     size = prices.usd_per_hour("Standard_NC48ads_A100_v4", "eastus")
-    assert document["estimatedHourlyCostUsd"] == pytest.approx(2 * size + prices.usd_per_hour("Standard_D4s_v5",
-                                                                                              "eastus"))
+    assert document["estimatedHourlyCostUsd"] == pytest.approx(2 * size + sum(
+        prices.usd_per_hour(sku, "eastus") for sku in ("Standard_D4s_v5", prices.LOG_ANALYTICS_GB_PER_DAY)))

@@ -75,6 +75,9 @@ def model_endpoint() -> Iterator[str]:
         sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
         "--model_alias", "smollm2-135m-instruct", "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--n_threads", "2",
+        # Queue concurrent requests, as vLLM and llama.cpp's server do, instead of ending the running stream
+        # (llama-cpp-python's default, which leaves the measurement's other streams empty).
+        "--interrupt_requests", "False",
     ]
     with running(command, f"http://127.0.0.1:{port}/v1/models", 120, "llama-server.log"):
         yield f"http://127.0.0.1:{port}/v1"

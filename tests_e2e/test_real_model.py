@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import urllib.request
+
+import pytest
 
 from demo_app import smoke_test
 
@@ -43,3 +46,20 @@ def test_chat_streams_a_real_answer_token_by_token(demo_app_url):
     assert len(deltas) > 1, "the answer arrived in one piece, not streamed"
     assert "".join(deltas).strip()
     assert done == {"done": True, "model": "smollm2-135m-instruct"}
+
+
+def test_the_measurement_under_a_bounded_load_yields_plausible_numbers(model_endpoint, tmp_path, capsys):
+    log = tmp_path / "termination-log"
+    env = {"INFERENCE_ENDPOINT": model_endpoint, "SMOKE_TEST_LOAD_STREAMS": "3", "SMOKE_TEST_LOAD_TOKENS": "48"}
+    assert smoke_test.run_measurement(env, termination_log=log) == 0
+    result = json.loads(log.read_text())
+    assert json.loads(capsys.readouterr().out) == result  # the log line is what the pod prints too
+    assert "error" not in result, result
+    assert (result["streams"], result["maxTokensPerStream"]) == (3, 48)
+    # Every stream produced something and none more than it was allowed.
+    assert 3 <= result["outputTokens"] <= 3 * 48
+    assert 0 < result["ttftP50Seconds"] <= result["ttftMaxSeconds"] <= result["seconds"]
+    # A 135M-parameter model on two CPU cores: more than one token a second, far fewer than ten thousand.
+    assert 1 < result["outputTokensPerSecond"] < 10_000
+    assert result["outputTokensPerSecond"] == pytest.approx(result["outputTokens"] / result["seconds"], rel=0.01)
+    print(json.dumps(result), file=sys.stderr)

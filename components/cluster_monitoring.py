@@ -271,7 +271,7 @@ def alert_rules(engine: Engine, namespace: str, ttft_p95_seconds: int, gpu: bool
     rules = [rule(
         "ModelNotServing", f'sum(up{{job="{MODEL_JOB}", {scope}}}) < 1 or absent(up{{job="{MODEL_JOB}", {scope}}})',
         "PT5M", 1, "The model's metrics endpoint has not answered for 5 minutes: the model is not serving.",
-        "kubectl get workspace -n <namespace>; README, Troubleshooting (Workspace not ready)",
+        "kubectl get workspace -n <namespace>; README, Troubleshooting (Workspace never becomes ready)",
     )]
     if engine.finished_requests is not None:
         rules.append(rule(

@@ -172,6 +172,27 @@ def preflight_lines(stack: str, preflight_main: Any = None) -> list[str]:
     return [f"preflight: {verdict}", *out.getvalue().rstrip().splitlines()]
 
 
+def measurement_summary(stack: str, measured: Any) -> str:
+    """The smoke test's measurement (the smokeTestMeasurement output) as a Markdown section for the job summary."""
+    title = f"### {stack}: measured throughput and cost"
+    if not isinstance(measured, dict):
+        return f"{title}\n\nNo measurement: the stack is paused, or kaito-aks:measureStreams is 0.\n"
+    if "error" in measured:
+        return f"{title}\n\nThe measurement did not complete: {measured['error']}\n"
+    rows = [
+        ("Load", f"{measured['streams']} concurrent streams of up to {measured['maxTokensPerStream']} tokens"),
+        ("Output tokens per second", f"{measured['outputTokensPerSecond']:g} ({measured['outputTokens']} tokens in "
+                                     f"{measured['seconds']:g} s, counted from {measured['countedFrom']})"),
+        ("Time to first token", f"p50 {measured['ttftP50Seconds']:g} s, max {measured['ttftMaxSeconds']:g} s"),
+    ]
+    if "costPerMillionOutputTokensUsd" in measured:
+        rows.append(("Cost per million output tokens",
+                     f"${measured['costPerMillionOutputTokensUsd']:,.2f} at ${measured['hourlyCostUsd']:g}/h (at "
+                     "this load; a busier model produces more tokens for the same hour)"))
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    return f"{title}\n\n| | |\n| --- | --- |\n{table}\n"
+
+
 def changed_files(base: str) -> list[str]:
     result = subprocess.run(["git", "diff", "--name-only", f"{base}...HEAD"], capture_output=True, text=True,
                             check=True)
@@ -195,10 +216,22 @@ def main(argv: list[str] | None = None) -> int:
     compared = comment.add_mutually_exclusive_group()
     compared.add_argument("--state", type=Path, help="a `pulumi stack export`: say what the change does to the model")
     compared.add_argument("--against", help="a git revision whose stack file to compare with")
+    summary = commands.add_parser("measurement-summary", help="the smoke test's measurement for the job summary")
+    summary.add_argument("--stack", required=True)
+    summary.add_argument("--file", type=Path, required=True,
+                         help="`pulumi stack output smokeTestMeasurement --json`, or a file holding null")
     args = parser.parse_args(argv)
 
     if args.command == "affected":
         print(f"stacks={json.dumps(affected_stacks(changed_files(args.base), stack_names()))}")
+        return 0
+    if args.command == "measurement-summary":
+        text = args.file.read_text(encoding="utf-8").strip() if args.file.exists() else ""
+        try:
+            measured = json.loads(text) if text else None
+        except ValueError:
+            measured = None
+        print(measurement_summary(args.stack, measured))
         return 0
     if args.command == "teardown":
         if args.stack and args.stack not in stack_names():

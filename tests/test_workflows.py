@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -286,3 +287,32 @@ def test_a_preflight_that_cannot_ask_azure_leaves_a_line_not_a_failed_job():
 
     assert ci.preflight_lines("dev", throttled) == [
         "preflight: not checked", "RuntimeError: HttpResponseError: (TooManyRequests) try later"]
+
+
+@pytest.mark.parametrize("answer", ["recorded", "no output"])
+def test_the_deploy_job_summary_shows_the_measured_throughput_and_cost(tmp_path, answer):
+    from scripts.offline import RECORDED_MEASUREMENT
+    from stacks.compose import with_cost_per_million_tokens
+
+    step = next(s for s in load("deploy.yml")["jobs"]["up"]["steps"] if s.get("name") == "Measured throughput and cost")
+    assert step["if"] == "${{ !inputs.preview-only }}"
+    measured = with_cost_per_million_tokens(json.loads(RECORDED_MEASUREMENT), 3.865)
+    # A pulumi that answers like `pulumi stack output smokeTestMeasurement --json`, or fails (no such output).
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n" + (f"cat <<'EOF'\n{json.dumps(measured, indent=2)}\nEOF\n" if answer == "recorded"
+                                     else "echo 'error: current stack does not have output' >&2; exit 255\n"))
+    fake.chmod(0o755)
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "STACK": "prod",
+           "RUNNER_TEMP": str(tmp_path), "GITHUB_STEP_SUMMARY": str(summary)}
+    subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=ROOT, env=env, check=True)
+    text = summary.read_text()
+    assert text.startswith("### prod: measured throughput and cost")
+    if answer == "recorded":
+        assert "| Output tokens per second | 65.72 (512 tokens in 7.79 s, counted from stream chunks) |" in text
+        assert "| Time to first token | p50 2.377 s, max 5.186 s |" in text
+        cost = measured["costPerMillionOutputTokensUsd"]
+        assert f"| Cost per million output tokens | ${cost:,.2f} at $3.865/h" in text
+    else:
+        assert "No measurement: the stack is paused, or kaito-aks:measureStreams is 0." in text

@@ -76,6 +76,8 @@ class UpstreamKaitoArgs:
     """karpenter (installed separately, before this) or gpu-provisioner (installed here)."""
     encryption_at_host: bool = False
     """Karpenter only: the model nodes' node classes ask for encryption at host."""
+    spot_nodes: bool = False
+    """The model may run on spot nodes (kaito-aks:capacityType spot, Karpenter only)."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -102,7 +104,9 @@ class UpstreamKaito(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KAITO_HELM_REPO),
             namespace=KAITO_NAMESPACE,
             create_namespace=True,
-            values=workspace_chart_values(args.cluster_name, args.node_provisioner, args.encryption_at_host),
+            values=workspace_chart_values(
+                args.cluster_name, args.node_provisioner, args.encryption_at_host, args.spot_nodes
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 
@@ -170,10 +174,16 @@ class UpstreamKaito(pulumi.ComponentResource):
 
 
 def workspace_chart_values(
-    cluster_name: str, node_provisioner: str, encryption_at_host: bool = False
+    cluster_name: str, node_provisioner: str, encryption_at_host: bool = False, spot_nodes: bool = False
 ) -> dict[str, Any]:
     """KAITO's chart values. With the gpu-provisioner they stay what they were (its chart default)."""
     values: dict[str, Any] = {"clusterName": cluster_name}
+    if spot_nodes:
+        # The chart's NVIDIA device plugin then tolerates kubernetes.azure.com/scalesetpriority=spot:NoSchedule, the
+        # taint AKS puts on spot nodes; KAITO's inference pods always tolerate it on Azure (kaito-project/
+        # kaito@v0.12.0:charts/kaito/workspace/templates/nvidia-device-plugin-ds.yaml and values.yaml spotInstance;
+        # pkg/workspace/inference/preset_inferences.go). Without it a tainted spot node never offers its GPUs.
+        values["spotInstance"] = {"enabled": True}
     if node_provisioner == "karpenter":
         values["nodeProvisioner"] = "karpenter"
         node_classes = AKS_NODE_CLASSES

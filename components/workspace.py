@@ -72,6 +72,9 @@ class KaitoWorkspaceArgs:
     """True: no Workspace (the namespace, secret and policy stay), so no GPU node either."""
     gpu_pool_cleanup: GpuPoolCleanupTarget | None = None
     """When set, the GPU pool KAITO made is deleted after the Workspace is (the add-on leaves it billing)."""
+    capacity_type: str | None = None
+    """Karpenter's capacity type for the model's nodes ("on-demand" or "spot"); None where the node provisioner
+    cannot choose (gpu-provisioner creates regular pools only)."""
 
 
 class KaitoWorkspace(pulumi.ComponentResource):
@@ -215,7 +218,7 @@ def workspace_manifest(
         "resource": {
             "instanceType": args.instance_type,
             "count": args.node_count,
-            "labelSelector": {"matchLabels": model_node_labels(args.workspace_name)},
+            "labelSelector": {"matchLabels": node_selector_labels(args.workspace_name, args.capacity_type)},
         },
         "inference": inference,
     }
@@ -225,6 +228,29 @@ def model_node_labels(workspace_name: str) -> dict[str, str]:
     """The Workspace's labelSelector, which KAITO also puts on the nodes it creates for it (kaito-project/
     kaito@v0.6.0:pkg/utils/nodeclaim/nodeclaim.go, @v0.12.0:pkg/nodeprovision/karpenter/nodepool.go)."""
     return {"apps": workspace_name}
+
+
+# Karpenter's well-known capacity-type label, which its NodePool allows as a template label (Azure/karpenter-provider-
+# azure@v1.12.0:pkg/apis/crds/karpenter.sh_nodepools.yaml, 'label domain "karpenter.sh" is restricted' except it).
+CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
+
+
+def node_selector_labels(workspace_name: str, capacity_type: str | None) -> dict[str, str]:
+    """The Workspace's resource.labelSelector: its node labels, plus the capacity type where Karpenter provisions.
+
+    KAITO 0.12 has no capacity-type setting (kaito.sh/capacity-type came after v0.12.0, kaito-project/kaito PR
+    #2327), and the NodePool it renders requires only the instance type and regional placement (kaito-project/
+    kaito@v0.12.0:pkg/nodeprovision/karpenter/nodepool.go nodePoolRequirements). Azure Karpenter then takes the
+    cheapest offering and prefers spot on a tie (Azure/karpenter-provider-azure@v1.12.0:pkg/providers/
+    allocationstrategy/stages/offering_rank.go compareOfferings): without a pin the model may land on spot unasked.
+    KAITO copies the labelSelector's matchLabels into the NodePool's template labels (nodepool.go generateNodePool,
+    SanitizedMatchLabels keeps every key but its own) and into the pods' node affinity, and Karpenter makes a
+    template label a requirement, so this pins what Karpenter buys. labelSelector is immutable (IMMUTABLE_FIELDS):
+    changing the capacity type replaces the Workspace."""
+    labels = model_node_labels(workspace_name)
+    if capacity_type is not None:
+        labels[CAPACITY_TYPE_LABEL] = capacity_type
+    return labels
 
 
 def model_pod_labels(workspace_name: str) -> dict[str, str]:

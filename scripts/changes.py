@@ -27,6 +27,7 @@ IDENTITY_PATHS = ("metadata.name", "metadata.namespace")
 SETTING_OF_FIELD = (
     ("resource.instanceType", "kaito-aks:instanceType (the model's VM size)"),
     ("resource.count", "kaito-aks:nodeCount"),
+    ('resource.labelSelector.matchLabels["karpenter.sh/capacity-type"]', "kaito-aks:capacityType"),
     ("resource.labelSelector", "kaito-aks:workspaceName"),
     ("inference.preset.name", "kaito-aks:model"),
     ("inference.preset.presetOptions", "kaito-aks:hfToken (whether the Workspace uses a token)"),
@@ -42,7 +43,9 @@ def leaf_paths(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict) and value:
         found: dict[str, Any] = {}
         for key, item in value.items():
-            found.update(leaf_paths(item, f"{prefix}.{key}" if prefix else key))
+            # Pulumi's property paths quote a key that is not a plain name: labels["karpenter.sh/capacity-type"].
+            step = (f".{key}" if prefix else key) if re.fullmatch(r"[A-Za-z_$][\w$]*", key) else f'["{key}"]'
+            found.update(leaf_paths(item, prefix + step))
         return found
     if isinstance(value, list) and value:
         found = {}
@@ -58,7 +61,7 @@ def changed_paths(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def path_parts(path: str) -> list[str]:
-    return [part for part in re.split(r"\.|\[(\d+|\*)\]", path) if part]
+    return [part.strip('"') for part in re.split(r'\.|\[(\d+|\*|"[^"]*")\]', path) if part]
 
 
 def contains(rule: str, path: str) -> bool:

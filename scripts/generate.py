@@ -106,10 +106,12 @@ def profiles_table() -> str:
     rows = [
         f"Prices: Linux pay-as-you-go list prices in {region} as of {', '.join(dates)} (stacks/data/prices.csv; "
         f"`./scripts/prices --region <region>` refreshes them). Add the system pool ({SYSTEM_POOL}, "
-        f"${prices.usd_per_hour(SYSTEM_POOL, region):g}/h per node) for the stack's total.",
+        f"${prices.usd_per_hour(SYSTEM_POOL, region):g}/h per node) for the stack's total. Spot: the last recorded "
+        f"Linux Spot price, with `capacityType spot` (upstream only; unknown: up to the on-demand price).",
         "",
-        "| `modelSize` | `kaitoInstall` | model | VM size (KAITO node) | nodes | GPUs | quota family | vCPUs | $/h |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| `modelSize` | `kaitoInstall` | model | VM size (KAITO node) | nodes | GPUs | quota family | vCPUs | $/h "
+        "| spot $/h |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for mode in INSTALL_MODES.values():
         for model_size, profile in mode.profiles.items():
@@ -126,9 +128,11 @@ def profiles_table() -> str:
             shown = f"{model} ({'; '.join(notes)})" if notes else model
             gpus = f"{size.gpu_count} × {size.gpu_model.removeprefix('NVIDIA ')}" if size.has_gpu else "—"
             price = prices.usd_per_hour(size.name, region)
+            spot = prices.usd_per_hour(prices.spot_sku(size.name), region) if mode.installs_kaito else None
+            spot_shown = "—" if not mode.installs_kaito else "unknown" if spot is None else f"{spot:g}"
             rows.append(
                 f"| `{model_size}` | `{mode.name}` | {shown} | {size.name} | {settings.node_count} | {gpus} | "
-                f"{size.quota_family} | {size.vcpus} | {'unknown' if price is None else f'{price:g}'} |"
+                f"{size.quota_family} | {size.vcpus} | {'unknown' if price is None else f'{price:g}'} | {spot_shown} |"
             )
     return "\n".join(rows)
 

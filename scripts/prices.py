@@ -3,8 +3,9 @@
     ./scripts/prices --region eastus [--region westeurope ...]
 
 asks for every VM size in the catalog (no account needed) and rewrites that region's VM rows,
-dated today. Only Linux pay-as-you-go meters count: Windows, Spot, Low Priority and DevTest meters
-are dropped. Network rows (load balancer, public IP) are left as they are.
+dated today: each size's Linux pay-as-you-go price and its Linux Spot price (as spot/<size>, for
+kaito-aks:capacityType spot). Windows, Low Priority and DevTest meters are dropped. Network rows
+(load balancer, public IP) are left as they are.
 """
 
 from __future__ import annotations
@@ -31,17 +32,20 @@ def _fetch_json(url: str) -> dict:
         return json.load(response)
 
 
-def linux_pay_as_you_go(item: dict) -> bool:
-    """Keep a Retail Prices item only if it is the Linux, on-demand, hourly price of a VM."""
-    return (
+def linux_meter(item: dict) -> str | None:
+    """The table row a Retail Prices item prices: a VM size's Linux on-demand hourly price (the size's name),
+    its Linux Spot price (spot/<size>), or None for anything else (Windows, Low Priority, DevTest, reservations)."""
+    if not (
         item.get("serviceName") == "Virtual Machines"
         and item.get("type") == "Consumption"
         and item.get("unitOfMeasure") == "1 Hour"
         and not item.get("productName", "").endswith(" Windows")
         and " Win" not in item.get("productName", "")
-        and " Spot" not in item.get("skuName", "")
         and " Low Priority" not in item.get("skuName", "")
-    )
+    ):
+        return None
+    sku = item["armSkuName"]
+    return prices.spot_sku(sku) if item.get("skuName", "").endswith(" Spot") else sku
 
 
 def query_urls(region: str, skus: Iterable[str], batch: int = 10) -> list[str]:
@@ -59,7 +63,7 @@ def query_urls(region: str, skus: Iterable[str], batch: int = 10) -> list[str]:
 
 def fetch_region_prices(region: str, skus: Iterable[str], fetch: Fetch = _fetch_json,
                         progress: Callable[[str], None] = lambda line: None) -> dict[str, float]:
-    """Linux pay-as-you-go $/h per VM size in `region`, following NextPageLink to the end."""
+    """Linux $/h per VM size (and per size's Spot meter) in `region`, following NextPageLink to the end."""
     found: dict[str, float] = {}
     urls = query_urls(region, skus)
     for number, url in enumerate(urls, 1):
@@ -68,8 +72,8 @@ def fetch_region_prices(region: str, skus: Iterable[str], fetch: Fetch = _fetch_
         while next_url:
             page = fetch(next_url)
             for item in page.get("Items", []):
-                if linux_pay_as_you_go(item) and item.get("armRegionName") == region:
-                    sku = item["armSkuName"]
+                sku = linux_meter(item)
+                if sku is not None and item.get("armRegionName") == region:
                     price = float(item["retailPrice"])
                     # Several Linux meters can exist for one size; the list price is the lowest.
                     found[sku] = min(price, found.get(sku, price))
@@ -84,7 +88,7 @@ def refresh(regions: list[str], skus: Iterable[str], today: str, fetch: Fetch = 
     sku_list = sorted(set(skus))
     fetched = {region: fetch_region_prices(region, sku_list, fetch, progress) for region in regions}
     comments, rows = prices.read_table(path)
-    kept = [row for row in rows if not (row["region"] in fetched and "/" not in row["sku"])]
+    kept = [row for row in rows if not (row["region"] in fetched and prices.is_vm_row(row["sku"]))]
     for region, found in fetched.items():
         kept.extend(
             {"region": region, "sku": sku, "usd_per_hour": f"{price:g}", "as_of": today, "source": "retail-prices-api"}
@@ -106,8 +110,10 @@ def main(argv: list[str] | None = None, fetch: Fetch = _fetch_json) -> int:
         return 1
     for region, found in fetched.items():
         missing = sorted(set(VM_SIZES) - set(found))
+        no_spot = sorted(size for size in VM_SIZES if prices.spot_sku(size) not in found)
         none_found = f"; none found for {', '.join(missing)}" if missing else ""
-        print(f"{region}: {len(found)} prices as of {today}{none_found}")
+        spot_note = f"; no Spot price for {', '.join(no_spot)}" if no_spot else ""
+        print(f"{region}: {len(found)} prices as of {today}{none_found}{spot_note}")
     # The README's model-size table shows these prices: regenerate it in a fresh interpreter, which
     # reads the table just written.
     import subprocess

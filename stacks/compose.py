@@ -116,6 +116,7 @@ def compose(settings: Settings) -> dict[str, Any]:
                 oidc_issuer_url=cluster.oidc_issuer_url,
                 node_provisioner=config.node_provisioner,
                 encryption_at_host=config.encryption_at_host,
+                spot_nodes=config.capacity_type == "spot",
                 tags=settings.tags,
             ),
             # KAITO's controller needs Karpenter's CRDs when it starts.
@@ -151,6 +152,9 @@ def compose(settings: Settings) -> dict[str, Any]:
             ),
             pod_security_enforce=settings.mode.pod_security_level(settings.model),
             paused=config.paused,
+            # Karpenter buys what the Workspace pins (on-demand unless spot is asked for); gpu-provisioner has no
+            # choice to make.
+            capacity_type=config.capacity_type if settings.uses_karpenter else None,
             gpu_pool_cleanup=GpuPoolCleanupTarget(
                 resource_group=settings.resource_group_name,
                 cluster=settings.cluster_name,

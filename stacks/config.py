@@ -147,6 +147,16 @@ class StackConfig:
         "provisioner KAITO 0.12 recommends; the cluster gets a subnet of its own) or gpu-provisioner (deprecated by "
         "KAITO 0.12; for upstream stacks created before kaito-aks moved to Karpenter, see docs/UPGRADING.md).",
     )
+    capacity_type: str = setting(
+        "capacityType",
+        Choice({"on-demand": "regular VMs at the list price",
+                "spot": "Azure's spare capacity at a discount, evicted when Azure needs it back"},
+               what="a capacity type"),
+        "on-demand",
+        "How the model's nodes are bought: on-demand, or spot (kaitoInstall upstream with nodeProvisioner karpenter "
+        "only; cheaper, but Azure can evict the node at any time and the model is down until a new one is ready; "
+        "needs Spot vCPU quota). Changing it replaces the model deployment.",
+    )
     model: str | None = setting(
         "model", Text(), None,
         "Another model than the profile's: a KAITO preset (addon), a Hugging Face id (upstream) or a CPU model.",

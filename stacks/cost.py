@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stacks import prices
-from stacks.catalog import VM_SIZES
 from stacks.settings import Settings
 
 HOURS_PER_MONTH = 730
@@ -28,6 +27,8 @@ class CostEstimate:
     region: str
     lines: tuple[CostLine, ...]
     metrics: bool = False
+    spot: bool = False
+    """The model's nodes are spot: their price is the last recorded one, and the node may be evicted."""
 
     @property
     def hourly_usd(self) -> float:
@@ -45,8 +46,11 @@ class CostEstimate:
         """Where the prices come from, in words: region and date, and what is not counted."""
         sources = sorted({(line.price.region, line.price.as_of) for line in self.lines if line.price})
         text = "list prices, Linux pay-as-you-go, " + ", ".join(f"{region} as of {as_of}" for region, as_of in sources)
-        if any(line.price.region != self.region for line in self.lines if line.price and line.sku in VM_SIZES):
+        if any(line.price.region != self.region for line in self.lines if line.price and prices.is_vm_row(line.sku)):
             text += f" (no {self.region} prices in the table: refresh it with ./scripts/prices --region {self.region})"
+        if self.spot:
+            text += ("; spot at its recorded price (it changes with demand; the most it can cost is the on-demand "
+                     "price), and an evicted node costs nothing until its replacement starts")
         if self.unpriced:
             text += f"; no price known for {', '.join(self.unpriced)}, not counted"
         paid_tier = any(line.sku == prices.AKS_STANDARD_TIER for line in self.lines)
@@ -67,8 +71,7 @@ def estimate(settings: Settings) -> CostEstimate:
                  prices.price_of(config.system_node_vm_size, region)),
     ]
     if not config.paused:
-        lines.append(CostLine("model nodes", settings.instance_type, settings.node_count,
-                              prices.price_of(settings.instance_type, region)))
+        lines.append(model_nodes_line(settings.instance_type, settings.node_count, config.capacity_type, region))
     if config.demo_app and settings.public:
         lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
         lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))
@@ -83,4 +86,17 @@ def estimate(settings: Settings) -> CostEstimate:
     if config.grafana:
         lines.append(CostLine("Managed Grafana (Standard)", prices.MANAGED_GRAFANA, 1,
                               prices.price_of(prices.MANAGED_GRAFANA, region)))
-    return CostEstimate(region, tuple(lines), metrics=config.metrics)
+    return CostEstimate(region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot")
+
+
+def model_nodes_line(size: str, nodes: int, capacity_type: str, region: str) -> CostLine:
+    """The model's nodes at the price of how they are bought. A spot node without a recorded spot price is counted
+    at the on-demand price: Azure Karpenter buys spot with max price -1, never above the on-demand price
+    (Azure/karpenter-provider-azure@v1.12.0:pkg/providers/instance/vminstance.go)."""
+    if capacity_type == "spot":
+        spot = prices.price_of(prices.spot_sku(size), region)
+        if spot is not None:
+            return CostLine("model nodes (spot)", prices.spot_sku(size), nodes, spot)
+        return CostLine("model nodes (spot, no spot price known: at the on-demand price)", size, nodes,
+                        prices.price_of(size, region))
+    return CostLine("model nodes", size, nodes, prices.price_of(size, region))

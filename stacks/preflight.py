@@ -55,6 +55,10 @@ ENCRYPTION_AT_HOST_FEATURE = ("Microsoft.Compute", "EncryptionAtHost")
 ENCRYPTION_AT_HOST_CAPABILITY = "EncryptionAtHostSupported"
 
 
+# The usages API's counter for Spot vCPUs, one per region for all families ("Total Regional Spot vCPUs").
+SPOT_QUOTA = "lowPriorityCores"
+
+
 def normalize_family(name: str) -> str:
     # The SKUs API and the usages API spell families differently ("Standard NCASv3_T4 Family" vs
     # "standardNCASv3_T4Family"): compare lower-cased without spaces.
@@ -159,7 +163,8 @@ class PreflightReport:
                 f"(Compute, filter by the family), or: az quota update --resource-name {family} "
                 f"--scope /subscriptions/{self.subscription_id}/providers/Microsoft.Compute/locations/"
                 f"{settings.location} "
-                f"--limit-object value={need} limit-object-type=LimitValue --resource-type dedicated"
+                f"--limit-object value={need} limit-object-type=LimitValue --resource-type "
+                f"{'lowPriority' if family == SPOT_QUOTA else 'dedicated'}"
             )
         if any("regional" in p for c in self.home.checks for p in c.problems):
             steps.append(
@@ -270,6 +275,7 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     system_vcpus = system_vcpus_each * settings.config.system_node_count
 
     encryption = settings.config.encryption_at_host
+    spot = settings.config.capacity_type == "spot"
     system_pool_problem = None
     if encryption and _capability(sku_index.get(settings.config.system_node_vm_size.lower(), {}),
                                   ENCRYPTION_AT_HOST_CAPABILITY) == "False":
@@ -295,17 +301,28 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
             # Karpenter's node classes ask for encryption at host (the add-on's pools do not).
             check.problems.append("no encryption at host (kaito-aks:encryptionAtHost) on this size")
         if check.offered:
-            key = normalize_family(family)
-            planned = check.vcpus_needed + (system_vcpus if key == normalize_family(system_family) else 0)
-            check.family_extra = max(0, planned - held_by_family.get(key, 0))
+            if spot:
+                # Spot VMs draw on one regional Spot vCPU quota for every family (usages: lowPriorityCores), not on
+                # the family's or the regional standard counter; Azure Karpenter stops buying spot for an hour when
+                # it is full (Azure/karpenter-provider-azure@v1.12.0:pkg/providers/instance/offerings/
+                # commonerrorhandlers.go, "regional vCPU quota for spot (LowPriorityQuota)"). Karpenter's nodes are
+                # not agent pools, so the cluster holds none of it yet.
+                check.family = SPOT_QUOTA
+                key = normalize_family(SPOT_QUOTA)
+                check.family_extra = check.vcpus_needed
+            else:
+                key = normalize_family(family)
+                planned = check.vcpus_needed + (system_vcpus if key == normalize_family(system_family) else 0)
+                check.family_extra = max(0, planned - held_by_family.get(key, 0))
             check.family_counter = counters.get(key)
             if check.family_counter is None:
-                check.problems.append(f"no quota counter for {family} in {region} (quota 0)")
+                check.problems.append(f"no quota counter for {check.family} in {region} (quota 0)")
             elif not check.family_counter.room_for(check.family_extra):
                 check.problems.append(
-                    f"{family} quota {check.family_counter.describe()} vCPUs has no room for {check.family_extra} more"
+                    f"{check.family} quota {check.family_counter.describe()} vCPUs has no room for "
+                    f"{check.family_extra} more"
                 )
-            check.regional_extra = max(0, check.vcpus_needed + system_vcpus - held_total)
+            check.regional_extra = max(0, (0 if spot else check.vcpus_needed) + system_vcpus - held_total)
             check.regional_counter = regional
             if regional is not None and not regional.room_for(check.regional_extra):
                 check.problems.append(

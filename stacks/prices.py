@@ -19,6 +19,8 @@ AKS_STANDARD_TIER = "aks/standard-tier"
 LOG_ANALYTICS_GB_PER_DAY = "monitor/log-analytics-gb-per-day"
 MANAGED_GRAFANA = "monitor/managed-grafana-standard"
 FIELDS = ("region", "sku", "usd_per_hour", "as_of", "source")
+# A VM size's Spot meter is kept as spot/<size>.
+SPOT_PREFIX = "spot/"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ def price_of(sku: str, region: str) -> Price | None:
         if key in PRICES:
             return PRICES[key]
     return next((price for (_, name), price in sorted(PRICES.items()) if name == sku), None)
+
+
+def spot_sku(size: str) -> str:
+    return f"{SPOT_PREFIX}{size}"
+
+
+def is_vm_row(sku: str) -> bool:
+    """A row the refresh rewrites: a VM size's on-demand or Spot price (the others name a service: network/...)."""
+    return "/" not in sku or sku.startswith(SPOT_PREFIX)
 
 
 def usd_per_hour(sku: str, region: str) -> float | None:

@@ -178,6 +178,7 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
             f"{key}nodeProvisioner '{config.node_provisioner}' applies to {key}kaitoInstall upstream; "
             f"{mode.title} provisions its own nodes: `pulumi config rm {key}nodeProvisioner`"
         )
+    _spot_rules(config, invalid, mode, problems)
     model = config.model or profile.model
     if not mode.is_known_model(model):
         problems.append(_unknown_model_message(mode, model))
@@ -270,6 +271,30 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         notices=tuple(notices),
         placeholders=tuple(_placeholders(config)),
     )
+
+
+def _spot_rules(config: StackConfig, invalid: set[str], mode: InstallMode, problems: list[str]) -> None:
+    """Spot nodes only where the node provisioner can buy them: Azure Karpenter, which kaito-aks installs for
+    upstream KAITO. gpu-provisioner (the add-on's, and upstream's legacy choice) creates every agent pool with the
+    default regular priority: it never sets scaleSetPriority (Azure/gpu-provisioner@v0.4.3:pkg/providers/instance/
+    instance.go), and KAITO 0.6.0 gives its pods no spot toleration (kaito-project/kaito@v0.6.0:pkg/workspace/
+    inference/preset_inferences.go)."""
+    if config.capacity_type != "spot" or {"capacity_type", "node_provisioner"} & invalid:
+        return
+    key = f"{PROJECT}:"
+    if not mode.installs_kaito:
+        problems.append(
+            f"{key}capacityType 'spot' is not possible with {mode.title} (KAITO {mode.kaito_version}): its "
+            f"gpu-provisioner creates regular-priority GPU pools only. Use {key}kaitoInstall upstream (KAITO 0.12 on "
+            f"Azure Karpenter, which buys spot nodes; choose it before the first deploy), or stay on-demand: "
+            f"`pulumi config rm {key}capacityType`"
+        )
+    elif config.node_provisioner != "karpenter":
+        problems.append(
+            f"{key}capacityType 'spot' needs {key}nodeProvisioner karpenter; '{config.node_provisioner}' creates "
+            f"regular-priority GPU pools only. `pulumi config set {key}nodeProvisioner karpenter` (see "
+            f"docs/UPGRADING.md) or `pulumi config rm {key}capacityType`"
+        )
 
 
 def _exposure_rules(config: StackConfig, invalid: set[str], problems: list[str]) -> None:

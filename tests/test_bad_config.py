@@ -178,6 +178,20 @@ CASES = {
         ["kaito-aks:kubernetesVersion '1.33.2'", "refuses downgrades",
          "`pulumi config set kaito-aks:kubernetesVersion 1.33`"],
     ),
+    "spot on the add-on, whose gpu-provisioner buys regular VMs only": (
+        size_config("small", capacityType="spot"),
+        ["kaito-aks:capacityType 'spot'", "regular-priority", "kaito-aks:kaitoInstall upstream",
+         "`pulumi config rm kaito-aks:capacityType`"],
+    ),
+    "spot on upstream's legacy gpu-provisioner": (
+        size_config("small", "upstream", capacityType="spot", nodeProvisioner="gpu-provisioner"),
+        ["kaito-aks:capacityType 'spot' needs kaito-aks:nodeProvisioner karpenter",
+         "`pulumi config set kaito-aks:nodeProvisioner karpenter`"],
+    ),
+    "a capacity type in Azure's spelling": (
+        size_config("small", "upstream", capacityType="Spot"),
+        ["kaito-aks:capacityType 'Spot'", "did you mean 'spot'?", "on-demand"],
+    ),
     "a pinned version that the stable channel would move": (
         size_config("cpu", kubernetesVersion="1.33", upgradeChannel="stable"),
         ["kaito-aks:kubernetesVersion '1.33'", "kaito-aks:upgradeChannel 'stable'", "pulumi config rm"],

@@ -114,14 +114,18 @@ def test_refresh_keeps_only_linux_pay_as_you_go_and_follows_next_page(tmp_path):
 
     fetched = refresh_command.refresh(["eastus"], VM_SIZES, "2026-11-22", fetch, path=table)
     assert asked == list(pages)
-    # Windows, Spot, Low Priority and DevTest meters of the same sizes are in the pages and dropped.
+    # Windows, Low Priority and DevTest meters of the same sizes are in the pages and dropped; Linux Spot meters
+    # become the sizes' spot rows.
     assert fetched["eastus"] == {
         "Standard_D8s_v5": 0.384, "Standard_NC24ads_A100_v4": 3.673, "Standard_NV36ads_A10_v5": 3.2,
+        "spot/Standard_D8s_v5": 0.0768, "spot/Standard_NC24ads_A100_v4": 0.7346,
     }
     refreshed = prices.load_prices(table)
     assert refreshed[("eastus", "Standard_NC24ads_A100_v4")] == prices.Price(
         "Standard_NC24ads_A100_v4", 3.673, "eastus", "2026-11-22")
     assert ("eastus", "Standard_D4s_v5") not in refreshed  # not in the answer: no stale row kept
+    assert refreshed[("eastus", "spot/Standard_NC24ads_A100_v4")].as_of == "2026-11-22"
+    assert ("eastus", "spot/Standard_D4s_v5") not in refreshed  # the shipped spot row is replaced too
     assert refreshed[("westeurope", "Standard_D8s_v5")].as_of == "2025-01"  # other regions untouched
     # Network rows are kept.
     assert refreshed[("eastus", prices.LOAD_BALANCER)] == prices.PRICES[("eastus", prices.LOAD_BALANCER)]

@@ -39,8 +39,8 @@ def test_paused_scales_the_demo_app_to_zero_without_waiting_on_a_workspace():
     deployment = paused.one("kubernetes:apps/v1:Deployment")
     assert deployment.inputs["spec"]["replicas"] == 0
     assert "demoAppPortForward" in paused.outputs
-    # Resuming is one config change: the same Workspace comes back.
-    resumed = size_program("small", paused=False)
+    # Resuming is one config change (paused false, the default): the same Workspace comes back.
+    resumed = size_program("small")
     assert resumed.one(WORKSPACE).inputs["metadata"]["name"] == paused.outputs["workspaceName"]
 
 

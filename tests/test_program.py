@@ -248,8 +248,12 @@ def test_children_are_parented_to_their_components(model_size):
             assert resource.parent in components, f"{resource.name} is not inside a component"
 
 
+# The user's tags, one of which tries to override a standard tag.
+USER_TAGS = {"owner": "platform-team", "cost-center": "42", "stack": "prod"}
+
+
 def test_standard_and_user_tags_reach_every_azure_resource():
-    run = size_program("cpu", tags={"owner": "platform-team", "cost-center": "42"})
+    run = size_program("cpu", tags=USER_TAGS)
     expected = {
         "project": "kaito-aks", "stack": "test", "modelSize": "cpu", "managed-by": "pulumi",
         "environment": "test", "owner": "platform-team", "cost-center": "42",
@@ -279,8 +283,9 @@ def takes_tags(resource_type: str) -> bool:
 
 
 def test_user_tags_cannot_override_the_standard_tags():
-    run = size_program("cpu", tags={"stack": "prod"})
+    run = size_program("cpu", tags=USER_TAGS)
     assert run.one(CLUSTER).inputs["tags"]["stack"] == "test"
+    assert run.one(CLUSTER).inputs["tags"]["owner"] == "platform-team"
 
 
 def test_overrides_reach_the_resources():

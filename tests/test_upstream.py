@@ -176,7 +176,7 @@ def test_the_gpu_provisioner_starts_only_after_its_credential_and_role_exist():
 
 @pytest.mark.parametrize("provisioner", ["karpenter", "gpu-provisioner"])
 def test_the_workspace_waits_for_kaito_and_its_provisioner(provisioner):
-    run = upstream("medium", nodeProvisioner=provisioner)
+    run = upstream("medium") if provisioner == "karpenter" else legacy("medium")  # karpenter is the default
     workspace = run.one(WORKSPACE)
     assert release(run, "kaito-workspace").urn in workspace.dependencies
     if provisioner == "karpenter":

@@ -180,9 +180,10 @@ def workspace_chart_values(
     values: dict[str, Any] = {"clusterName": cluster_name}
     if spot_nodes:
         # The chart's NVIDIA device plugin then tolerates kubernetes.azure.com/scalesetpriority=spot:NoSchedule, the
-        # taint AKS puts on spot nodes; KAITO's inference pods always tolerate it on Azure (kaito-project/
+        # taint AKS puts on spot node pools, as KAITO's inference pods always do on Azure (kaito-project/
         # kaito@v0.12.0:charts/kaito/workspace/templates/nvidia-device-plugin-ds.yaml and values.yaml spotInstance;
-        # pkg/workspace/inference/preset_inferences.go). Without it a tainted spot node never offers its GPUs.
+        # pkg/workspace/inference/preset_inferences.go). Azure Karpenter's own spot VMs carry only the NodeClaim's
+        # taints today, so this is a safeguard, harmless where the taint is absent.
         values["spotInstance"] = {"enabled": True}
     if node_provisioner == "karpenter":
         values["nodeProvisioner"] = "karpenter"

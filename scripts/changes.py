@@ -27,7 +27,8 @@ IDENTITY_PATHS = ("metadata.name", "metadata.namespace")
 SETTING_OF_FIELD = (
     ("resource.instanceType", "kaito-aks:instanceType (the model's VM size)"),
     ("resource.count", "kaito-aks:nodeCount"),
-    ('resource.labelSelector.matchLabels["karpenter.sh/capacity-type"]', "kaito-aks:capacityType"),
+    ('resource.labelSelector.matchLabels["karpenter.sh/capacity-type"]',
+     "kaito-aks:capacityType (how the model's nodes are bought)"),
     ("resource.labelSelector", "kaito-aks:workspaceName"),
     ("inference.preset.name", "kaito-aks:model"),
     ("inference.preset.presetOptions", "kaito-aks:hfToken (whether the Workspace uses a token)"),

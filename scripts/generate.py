@@ -107,7 +107,8 @@ def profiles_table() -> str:
         f"Prices: Linux pay-as-you-go list prices in {region} as of {', '.join(dates)} (stacks/data/prices.csv; "
         f"`./scripts/prices --region <region>` refreshes them). Add the system pool ({SYSTEM_POOL}, "
         f"${prices.usd_per_hour(SYSTEM_POOL, region):g}/h per node) for the stack's total. Spot: the last recorded "
-        f"Linux Spot price, with `capacityType spot` (upstream only; unknown: up to the on-demand price).",
+        f"Linux Spot price, with `capacityType spot` (upstream only; unknown: none recorded, which may mean Azure "
+        f"offers no spot for the size).",
         "",
         "| `modelSize` | `kaitoInstall` | model | VM size (KAITO node) | nodes | GPUs | quota family | vCPUs | $/h "
         "| spot $/h |",

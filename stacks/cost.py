@@ -91,12 +91,13 @@ def estimate(settings: Settings) -> CostEstimate:
 
 def model_nodes_line(size: str, nodes: int, capacity_type: str, region: str) -> CostLine:
     """The model's nodes at the price of how they are bought. A spot node without a recorded spot price is counted
-    at the on-demand price: Azure Karpenter buys spot with max price -1, never above the on-demand price
-    (Azure/karpenter-provider-azure@v1.12.0:pkg/providers/instance/vminstance.go)."""
+    at the on-demand price, the most spot can cost: Azure Karpenter buys it with max price -1 (Azure/karpenter-
+    provider-azure@v1.12.0:pkg/providers/instance/vminstance.go). Settings warn that such a size may have no spot
+    offering at all."""
     if capacity_type == "spot":
         spot = prices.price_of(prices.spot_sku(size), region)
         if spot is not None:
             return CostLine("model nodes (spot)", prices.spot_sku(size), nodes, spot)
-        return CostLine("model nodes (spot, no spot price known: at the on-demand price)", size, nodes,
-                        prices.price_of(size, region))
+        return CostLine("model nodes (spot, no spot price recorded: at the on-demand price, see the warning)", size,
+                        nodes, prices.price_of(size, region))
     return CostLine("model nodes", size, nodes, prices.price_of(size, region))

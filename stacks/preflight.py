@@ -43,6 +43,10 @@ class AzureCapacity(Protocol):
 
     def existing_pools(self, resource_group: str, cluster: str) -> list[dict]: ...
 
+    def karpenter_vms(self, resource_group: str, cluster: str) -> list[dict]:
+        """The VMs Azure Karpenter made for the cluster (in its node resource group); none if it does not exist."""
+        ...
+
     def feature(self, namespace: str, name: str) -> dict:
         """A subscription's preview-feature registration (Microsoft.Features, GET .../features/<name>)."""
         ...
@@ -57,6 +61,12 @@ ENCRYPTION_AT_HOST_CAPABILITY = "EncryptionAtHostSupported"
 
 # The usages API's counter for Spot vCPUs, one per region for all families ("Total Regional Spot vCPUs").
 SPOT_QUOTA = "lowPriorityCores"
+# Azure Karpenter's VMs are not agent pools: it tags each with the cluster's name (Azure/karpenter-provider-azure@
+# v1.12.0:pkg/providers/launchtemplate/tags.go, KarpenterManagedTagKey), which is how preflight finds what the stack's
+# model nodes already hold.
+KARPENTER_CLUSTER_TAG = "karpenter.azure.com_cluster"
+# A Resource SKU capability: whether the size can be bought as Spot (Low Priority) at all.
+SPOT_CAPABILITY = "LowPriorityCapable"
 
 
 def normalize_family(name: str) -> str:
@@ -250,6 +260,21 @@ def _pool_vcpus(pools: Iterable[dict], sku_index: dict[str, dict]) -> tuple[dict
     return per_family, total
 
 
+def _karpenter_vcpus(vms: Iterable[dict], sku_index: dict[str, dict]) -> tuple[dict[str, int], int, int]:
+    """vCPUs Karpenter's VMs already hold: regular ones per normalized family and in total, and spot ones."""
+    per_family: dict[str, int] = {}
+    regular = spot = 0
+    for vm in vms:
+        properties = vm.get("properties", vm)
+        vcpus, family = _size_facts((properties.get("hardwareProfile") or {}).get("vmSize", ""), sku_index)
+        if properties.get("priority") == "Spot":
+            spot += vcpus
+        else:
+            per_family[normalize_family(family)] = per_family.get(normalize_family(family), 0) + vcpus
+            regular += vcpus
+    return per_family, regular, spot
+
+
 def _size_facts(size: str, sku_index: dict[str, dict]) -> tuple[int, str]:
     sku = sku_index.get(size.lower())
     if size in VM_SIZES:
@@ -261,7 +286,7 @@ def _size_facts(size: str, sku_index: dict[str, dict]) -> tuple[int, str]:
 
 
 def check_region(settings: Settings, capacity: AzureCapacity, region: str, candidates: Iterable[str],
-                 existing: list[dict], call: Callable) -> RegionReport:
+                 existing: list[dict], call: Callable, karpenter_vms: list[dict] | None = None) -> RegionReport:
     skus = call(capacity.resource_skus, region)
     sku_index = {s["name"].lower(): s for s in skus if s.get("resourceType") == "virtualMachines" and s.get("name")}
     counters = {
@@ -271,6 +296,13 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     regional = counters.get("cores")
     # Existing pools count only in the region they run in: the stack's own.
     held_by_family, held_total = _pool_vcpus(existing, sku_index) if region == settings.location else ({}, 0)
+    # A running stack's model nodes are already counted in the usages: a second `pulumi up` needs no more room.
+    held_spot = 0
+    if region == settings.location and karpenter_vms:
+        karpenter_by_family, karpenter_regular, held_spot = _karpenter_vcpus(karpenter_vms, sku_index)
+        for family_key, vcpus in karpenter_by_family.items():
+            held_by_family[family_key] = held_by_family.get(family_key, 0) + vcpus
+        held_total += karpenter_regular
     system_vcpus_each, system_family = _size_facts(settings.config.system_node_vm_size, sku_index)
     system_vcpus = system_vcpus_each * settings.config.system_node_count
 
@@ -300,16 +332,17 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
         elif encryption and settings.uses_karpenter and _capability(sku, ENCRYPTION_AT_HOST_CAPABILITY) == "False":
             # Karpenter's node classes ask for encryption at host (the add-on's pools do not).
             check.problems.append("no encryption at host (kaito-aks:encryptionAtHost) on this size")
+        elif spot and _capability(sku, SPOT_CAPABILITY) == "False":
+            check.problems.append("not sold as spot in this region (LowPriorityCapable False)")
         if check.offered:
             if spot:
                 # Spot VMs draw on one regional Spot vCPU quota for every family (usages: lowPriorityCores), not on
                 # the family's or the regional standard counter; Azure Karpenter stops buying spot for an hour when
                 # it is full (Azure/karpenter-provider-azure@v1.12.0:pkg/providers/instance/offerings/
-                # commonerrorhandlers.go, "regional vCPU quota for spot (LowPriorityQuota)"). Karpenter's nodes are
-                # not agent pools, so the cluster holds none of it yet.
+                # commonerrorhandlers.go, "regional vCPU quota for spot (LowPriorityQuota)").
                 check.family = SPOT_QUOTA
                 key = normalize_family(SPOT_QUOTA)
-                check.family_extra = check.vcpus_needed
+                check.family_extra = max(0, check.vcpus_needed - held_spot)
             else:
                 key = normalize_family(family)
                 planned = check.vcpus_needed + (system_vcpus if key == normalize_family(system_family) else 0)
@@ -336,11 +369,13 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
                   sleep: Callable[[float], None] = time.sleep) -> PreflightReport:
     call = _retrying(sleep)
     existing = call(capacity.existing_pools, settings.resource_group_name, settings.cluster_name)
+    karpenter_vms = (call(capacity.karpenter_vms, settings.resource_group_name, settings.cluster_name)
+                     if settings.uses_karpenter else [])
     blocking = network_mismatch(settings, existing)
     if blocking is None and settings.config.encryption_at_host:
         blocking = encryption_at_host_unregistered(call(capacity.feature, *ENCRYPTION_AT_HOST_FEATURE), subscription_id)
     candidates = settings.candidate_instance_types
-    home = check_region(settings, capacity, settings.location, candidates, existing, call)
+    home = check_region(settings, capacity, settings.location, candidates, existing, call, karpenter_vms)
     blocking = blocking or home.system_pool_problem
     elsewhere = []
     if home.chosen is None:
@@ -462,6 +497,16 @@ class AzureSdkCapacity:
             return [pool.as_dict() for pool in self.containers.agent_pools.list(resource_group, cluster)]
         except ResourceNotFoundError:
             return []  # a first deployment: nothing exists yet
+
+    def karpenter_vms(self, resource_group: str, cluster: str) -> list[dict]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            node_resource_group = self.containers.managed_clusters.get(resource_group, cluster).node_resource_group
+        except ResourceNotFoundError:
+            return []
+        return [vm.as_dict() for vm in self.compute.virtual_machines.list(node_resource_group)
+                if (vm.tags or {}).get(KARPENTER_CLUSTER_TAG) == cluster]
 
     def feature(self, namespace: str, name: str) -> dict:
         from azure.core.exceptions import HttpResponseError

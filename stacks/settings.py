@@ -238,6 +238,16 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         return None
     if config.instance_type is None and instance_type != profile.instance_types[0]:
         notices.append(_size_change_notice(mode, model, profile, config.model_size, instance_type, nodes, region))
+    if config.capacity_type == "spot" and prices.price_of(prices.spot_sku(instance_type), region) is None:
+        # Azure Karpenter offers spot only for a size with a Spot price meter (Azure/karpenter-provider-azure@v1.12.0:
+        # pkg/providers/instancetype/instancetypes.go, pkg/providers/pricing/pricing.go): without one, a pinned spot
+        # Workspace never gets a node.
+        notices.append(
+            f"{PROJECT}:capacityType spot: the price table has no spot price for {instance_type} in {region}. Azure "
+            f"Karpenter buys spot only for sizes that have a Spot price meter; refresh the table with ./scripts/prices "
+            f"--region {region}, and if it still has none, choose another {PROJECT}:instanceType or on-demand. "
+            f"Estimated at the on-demand price meanwhile."
+        )
     candidates = (
         (instance_type,) if config.instance_type is not None
         else tuple(fitting_in_profile) if instance_type in fitting_in_profile

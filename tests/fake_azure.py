@@ -20,6 +20,7 @@ class FakeAzure:
         self.skus = {"eastus": recorded("resource-skus-eastus.json")}
         self.usage = {"eastus": recorded("usages-eastus.json")}
         self.pools: list[dict] = []
+        self.karpenter: list[dict] = []
         # Feature registrations, as GET .../providers/Microsoft.Features/providers/<ns>/features/<name> answers
         # (Azure/azure-rest-api-specs@9057ffbc:specification/resources/resource-manager/Microsoft.Features/stable/
         # 2025-03-01/examples/getFeature.json).
@@ -56,6 +57,9 @@ class FakeAzure:
     def existing_pools(self, resource_group: str, cluster: str) -> list[dict]:
         return self._answer("pools", (resource_group, cluster), self.pools)
 
+    def karpenter_vms(self, resource_group: str, cluster: str) -> list[dict]:
+        return self._answer("karpenter", (resource_group, cluster), self.karpenter)
+
     def feature(self, namespace: str, name: str) -> dict:
         state = self.features.get((namespace, name), "NotRegistered")
         return self._answer("feature", (namespace, name), _feature_body(namespace, name, state))
@@ -70,6 +74,14 @@ class FakeAzure:
 def pool(name: str, vm_size: str, count: int, mode: str | None = "User") -> dict:
     """An agent pool as the AKS AgentPools API's as_dict() returns it."""
     return {"name": name, "properties": {"vmSize": vm_size, "count": count, "mode": mode}}
+
+
+def karpenter_vm(vm_size: str, priority: str = "Regular", cluster: str = "aks-kaito-aks-test") -> dict:
+    """A VM Azure Karpenter made, as the Compute VirtualMachines API's as_dict() returns it (tags as Azure
+    Karpenter sets them: Azure/karpenter-provider-azure@v1.12.0:pkg/providers/launchtemplate/tags.go)."""
+    tags = {"karpenter.azure.com_cluster": cluster, "karpenter.sh_nodepool": "kaito-model"}
+    return {"location": "eastus", "tags": tags,
+            "properties": {"priority": priority, "hardwareProfile": {"vmSize": vm_size}}}
 
 
 def _feature_body(namespace: str, name: str, state: str) -> dict:

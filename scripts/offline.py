@@ -560,8 +560,6 @@ def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], pr
     key = json.dumps([config, stack, sorted(secret_keys), preview], sort_keys=True, default=str)
     if key not in _RUNS:
         _RUNS[key] = _run(config, stack, secret_keys, preview, preflight)
-        # The cache only grows: keep the collector from walking it again after every later run.
-        gc.freeze()
     return _RUNS[key]
 
 
@@ -601,6 +599,10 @@ def _run(
         logger.removeHandler(warnings)
         asyncio.set_event_loop(None)
         loop.close()
+        # Move the run's objects out of the collector's way before it is back on: otherwise the first allocation
+        # after the run walks them all (young generation of hundreds of thousands of objects). A test session or a
+        # plan is short-lived, so keeping a run's garbage (a few MB) is cheaper than collecting it.
+        gc.freeze()
         gc.enable()
 
 

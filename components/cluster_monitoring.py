@@ -80,6 +80,9 @@ class ClusterMonitoringArgs:
     model_ready: Sequence[pulumi.Resource] = ()
     """What must exist before the model is scraped and watched (the Workspace): an alert rule made earlier would
     report the model not serving for as long as its GPU node takes to come up."""
+    model_running: bool = True
+    """False while the stack is paused (no Workspace): the model's alerts are switched off, not deleted, so that
+    'not serving' does not page anyone for a model that is meant to be down."""
     labels: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -171,7 +174,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
                     rule_group_name=f"kaito-aks-model-{args.cluster_name}",
                     resource_group_name=args.resource_group_name, location=args.location,
                     scopes=[args.metrics_workspace_id, args.cluster_id], cluster_name=args.cluster_name,
-                    interval="PT1M", enabled=True,
+                    interval="PT1M", enabled=args.model_running,
                     description="kaito-aks: is the model serving, and serving well (README, Monitoring)",
                     rules=[alertsmanagement.PrometheusRuleArgs(**rule_args, actions=actions)
                            for rule_args in alert_rules(args.engine, args.namespace, args.alerts.ttft_p95_seconds,
@@ -291,7 +294,8 @@ def alert_rules(engine: Engine, namespace: str, ttft_p95_seconds: int, gpu: bool
     if engine.kv_cache is not None:
         rules.append(rule(
             "KvCacheNearlyFull",
-            f'max({engine.kv_cache}{{{scope}}}) > 0.95',
+            f'max({engine.kv_cache}{{{scope}}}' + (f' or {engine.kv_cache_later}{{{scope}}}' if engine.kv_cache_later
+                                                    else '') + ') > 0.95',
             "PT10M", 3, "The model's KV cache (the GPU memory vLLM keeps for requests in flight) has been over 95% "
             "used for 10 minutes: new requests wait, running ones are preempted.",
             "fewer concurrent users or shorter prompts, a bigger VM size, or more replicas",

@@ -137,11 +137,16 @@ class GpuMetricsExporter(pulumi.ComponentResource):
                             "resources": resources("100m", "128Mi", "200m", "512Mi"),
                             "livenessProbe": {**health, "initialDelaySeconds": 45},
                             "readinessProbe": {**health, "initialDelaySeconds": 15},
+                            # A read-only root wants writable scratch space: NVIDIA's chart enables it only "if tmpfs
+                            # volumes are configured" (NVIDIA/dcgm-exporter@4.5.3-4.8.2:deployment/values.yaml). /tmp
+                            # is HOME; /var/log is where DCGM's host engine and the exporter's debug output may write.
                             "volumeMounts": [{"name": "counters", "mountPath": COUNTERS_DIR, "readOnly": True},
-                                             {"name": "tmp", "mountPath": "/tmp"}],
+                                             {"name": "tmp", "mountPath": "/tmp"},
+                                             {"name": "logs", "mountPath": "/var/log"}],
                         }],
                         "volumes": [{"name": "counters", "configMap": {"name": counters.metadata.name}},
-                                    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                                    {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                                    {"name": "logs", "emptyDir": {"sizeLimit": "64Mi"}}],
                     },
                 },
             },

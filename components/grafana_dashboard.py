@@ -11,6 +11,7 @@ resource ce34e7e5-485f-4d76-964f-b3d2b16d1e4f), which the deployer's Grafana Adm
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,6 +22,15 @@ import pulumi.dynamic
 
 GRAFANA_APP_ID = "ce34e7e5-485f-4d76-964f-b3d2b16d1e4f"
 TokenSource = Callable[[], str]
+# A role assignment takes effect minutes after it is created (MS Learn, "Troubleshoot Azure RBAC": up to 10
+# minutes): on a first `pulumi up` the deployer's new Grafana Admin may not be honoured yet.
+ROLE_PROPAGATION_SECONDS = 600
+
+
+class GrafanaError(RuntimeError):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def azure_token() -> str:
@@ -43,20 +53,34 @@ def grafana_request(endpoint: str, method: str, path: str, token: str, body: dic
         detail = error.read(500).decode("utf-8", "replace")
         hint = " (the deployer needs Grafana Admin on the instance; kaito-aks assigns it)" if error.code in (
             401, 403) else ""
-        raise RuntimeError(f"Grafana {endpoint} answered {error.code} to {method} {path}: {detail}{hint}") from None
+        raise GrafanaError(f"Grafana {endpoint} answered {error.code} to {method} {path}: {detail}{hint}",
+                           error.code) from None
 
 
 class GrafanaDashboardProvider(pulumi.dynamic.ResourceProvider):
     """Create, update and delete one dashboard by its uid."""
 
-    def __init__(self, token: TokenSource = azure_token) -> None:
+    def __init__(self, token: TokenSource = azure_token, sleep: Callable[[float], None] = time.sleep,
+                 patience_seconds: float = ROLE_PROPAGATION_SECONDS) -> None:
         self.token = token
+        self.sleep = sleep
+        self.patience_seconds = patience_seconds
 
     def _put(self, props: dict[str, Any]) -> dict[str, Any]:
         dashboard = json.loads(props["dashboard_json"])
-        answer = grafana_request(props["endpoint"], "POST", "/api/dashboards/db", self.token(),
-                                 {"dashboard": {**dashboard, "id": None}, "overwrite": True,
-                                  "message": "kaito-aks pulumi up"})
+        body = {"dashboard": {**dashboard, "id": None}, "overwrite": True, "message": "kaito-aks pulumi up"}
+        waited, pause = 0.0, 15.0
+        while True:
+            try:
+                answer = grafana_request(props["endpoint"], "POST", "/api/dashboards/db", self.token(), body)
+                break
+            except GrafanaError as error:
+                # Denied while the Grafana Admin assignment made moments ago propagates: ask again, with a new token.
+                if error.code not in (401, 403) or waited >= self.patience_seconds:
+                    raise
+                self.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 60.0)
         return {**props, "url": props["endpoint"].rstrip("/") + answer.get("url", f"/d/{dashboard['uid']}")}
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
@@ -73,8 +97,8 @@ class GrafanaDashboardProvider(pulumi.dynamic.ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         try:
             grafana_request(props["endpoint"], "DELETE", f"/api/dashboards/uid/{_id}", self.token())
-        except RuntimeError as error:
-            if " answered 404 " not in str(error):
+        except GrafanaError as error:
+            if error.code != 404:
                 raise
 
 

@@ -23,6 +23,8 @@ class Engine:
     ttft: str | None
     finished_requests: str | None
     kv_cache: str | None
+    kv_cache_later: str | None = None
+    """The KV-cache gauge's name in the next vLLM, where AKS may upgrade this engine in place: alerts ask for both."""
 
     def exposes(self, name: str) -> bool:
         if name in self.counters or name in self.gauges:
@@ -55,6 +57,9 @@ VLLM_0_9 = Engine(
     generated_tokens="vllm:generation_tokens_total", waiting="vllm:num_requests_waiting",
     ttft="vllm:time_to_first_token_seconds", finished_requests="vllm:request_success_total",
     kv_cache="vllm:gpu_cache_usage_perc",
+    # AKS upgrades the add-on's KAITO (and so its vLLM) itself; newer vLLM calls the gauge vllm:kv_cache_usage_perc
+    # (vllm-project/vllm@v0.25.1:vllm/v1/metrics/loggers.py), so the add-on's alert must not go blind then.
+    kv_cache_later="vllm:kv_cache_usage_perc",
 )
 # KAITO 0.12.0 pins vllm==0.25.1 (kaito-project/kaito@v0.12.0:presets/workspace/dependencies/requirements.txt);
 # vllm-project/vllm@v0.25.1:vllm/v1/metrics/loggers.py renamed the KV-cache gauge and the per-token histogram.

@@ -150,11 +150,16 @@ def load_pod_spec(args: SmokeTestArgs, labels: Mapping[str, str],
     """The measurement: the Job's pod, running smoke_test.py --measure once."""
     pod = job_spec(args, labels, script_config_map)["template"]["spec"]
     (container,) = pod["containers"]
-    # Alive and ready while tokens keep coming: the script touches the file with each one, and every request
-    # gives up after 120 s (REQUEST_TIMEOUT_SECONDS), so a file older than that means the run is stuck.
+    # Alive while tokens keep coming: the script touches the file with each one, and every request gives up after
+    # 120 s (REQUEST_TIMEOUT_SECONDS), so a file older than that means the run is stuck.
     streaming = {"exec": {"command": ["python", "-c", "import os, sys, time; sys.exit(time.time() - "
                                       f"os.path.getmtime('{HEARTBEAT_FILE}') > 150)"]},
                  "initialDelaySeconds": 10, "periodSeconds": 30, "timeoutSeconds": 10}
+    # Never ready while it runs: pulumi-kubernetes stops waiting for a Pod once it is Ready or Succeeded
+    # (pulumi/pulumi-kubernetes@v4.32.0:provider/pkg/await/checker/pod/check.go podReady), and only a finished Pod
+    # carries the termination message with the result. A container with a readiness probe is not ready until the
+    # probe passes, and this one is not even tried before the Pod's deadline.
+    not_before_the_end = {"exec": {"command": ["true"]}, "initialDelaySeconds": LOAD_DEADLINE_SECONDS + 60}
     return {
         **pod,
         "activeDeadlineSeconds": LOAD_DEADLINE_SECONDS,
@@ -169,7 +174,7 @@ def load_pod_spec(args: SmokeTestArgs, labels: Mapping[str, str],
             # Success too leaves the message: the script writes its result to the termination log.
             "terminationMessagePolicy": "File",
             "livenessProbe": streaming,
-            "readinessProbe": streaming,
+            "readinessProbe": not_before_the_end,
             "volumeMounts": [*container["volumeMounts"], {"name": "heartbeat", "mountPath": HEARTBEAT_DIR}],
         }],
         "volumes": [*pod["volumes"], {"name": "heartbeat", "emptyDir": {"sizeLimit": "1Mi"}}],

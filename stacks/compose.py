@@ -351,6 +351,7 @@ def build_monitoring(settings: Settings, cluster: AksCluster, workspace: KaitoWo
             grafana_viewers=tuple(config.cluster_reader_groups),
             hourly_cost_usd=hourly_cost_usd,
             model_ready=tuple(model_ready),
+            model_running=not config.paused,
             labels=kubernetes_labels(settings, component="monitoring"),
             tags=settings.tags,
         ),

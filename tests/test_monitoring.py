@@ -14,7 +14,7 @@ import pytest
 
 from components import cluster_monitoring, gpu_metrics, serving_metrics
 from components.grafana_dashboard import GrafanaDashboardProvider
-from components.serving_metrics import LLAMA_CPP, VLLM_0_9, VLLM_0_25
+from components.serving_metrics import ENGINES, LLAMA_CPP, OTHER_METRICS, VLLM_0_9, VLLM_0_25
 from components.workspace import MODEL_PORT
 from scripts.offline import RECORDED_MEASUREMENT, ProgramRun
 from stacks import compose
@@ -133,9 +133,11 @@ def test_grafana_reads_the_metrics_and_the_cluster_groups_get_grafana_roles():
     assert (BUILT_IN_ROLES["Grafana Viewer"], READER, grafana.id) in roles
     (board,) = [r for r in run.of_type(DYNAMIC) if "dashboard_json" in r.inputs]
     assert board.inputs["endpoint"] == grafana.outputs["properties"]["endpoint"]
-    # The dashboard waits for the rights it is put in with.
-    assert grafana.urn in board.dependencies or any(
-        r.urn in board.dependencies for r in run.of_type("azure-native:authorization:RoleAssignment"))
+    # The dashboard waits for the right it is put in with: the deployer's Grafana Admin assignment.
+    (deployer_admin,) = [r for r in run.of_type("azure-native:authorization:RoleAssignment")
+                         if r.inputs["principalId"] == DEPLOYER_OBJECT_ID
+                         and r.inputs["roleDefinitionId"].endswith(BUILT_IN_ROLES["Grafana Admin"])]
+    assert deployer_admin.urn in board.dependencies
     assert run.outputs["grafanaDashboardUrl"] == (
         f"{grafana.outputs['properties']['endpoint']}/d/kaito-aks-model/kaito-aks-model-serving")
 
@@ -282,7 +284,10 @@ def test_alert_rules_parse_and_use_only_their_engines_metrics(engine, gpu):
     rules = cluster_monitoring.alert_rules(engine, "kaito", 10, gpu)
     for rule in rules:
         names = metric_names(rule["expression"])
-        foreign = {n for n in names if n != "up" and not n.startswith("DCGM_") and not engine.exposes(n)}
+        # The engine's own metrics, the same gauge under the name its in-place upgrade gives it (exported by a
+        # listed engine), `up`, and DCGM fields from NVIDIA's list.
+        later = {engine.kv_cache_later} & {n for e in ENGINES for n in e.gauges}
+        foreign = {n for n in names if n not in OTHER_METRICS and not engine.exposes(n) and n not in later}
         assert not foreign, f"{rule['alert']} reads {foreign}, which {engine.name} does not export"
         assert rule["for_"] in ("PT5M", "PT10M") and 0 <= rule["severity"] <= 4
         assert rule["annotations"]["summary"] and rule["annotations"]["action"]
@@ -300,7 +305,8 @@ def test_the_rules_the_stacks_deploy_match_their_engine_and_threshold():
     assert addon["scopes"][1] == size_program("small").one(CLUSTER).id
     assert addon["clusterName"] == "aks-kaito-aks-test"
     by_alert = {rule["alert"]: rule["expression"] for rule in addon["rules"]}
-    assert "vllm:gpu_cache_usage_perc" in by_alert["KvCacheNearlyFull"]  # KAITO 0.6.0 runs vLLM 0.9
+    assert "vllm:gpu_cache_usage_perc" in by_alert["KvCacheNearlyFull"]  # KAITO 0.6.0 runs vLLM 0.9 ...
+    assert "vllm:kv_cache_usage_perc" in by_alert["KvCacheNearlyFull"]  # ... until AKS upgrades it
     assert by_alert["SlowFirstToken"].endswith("> 10")
     upstream = {rule["alert"]: rule["expression"]
                 for rule in size_program("small", "upstream").one(RULES).inputs["rules"]}
@@ -315,7 +321,8 @@ def test_the_rules_the_stacks_deploy_match_their_engine_and_threshold():
 
 
 class FakeGrafana:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, denials: int = 0) -> None:
+        """Answers `status`, except that the first `denials` requests get 403 (a role not yet in effect)."""
         self.calls: list[tuple[str, str, str | None, Any]] = []
         calls, answer_status = self.calls, status
 
@@ -327,7 +334,7 @@ class FakeGrafana:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
                 calls.append((method, self.path, self.headers.get("Authorization"), body))
-                status = answer_status
+                status = 403 if len(calls) <= denials else answer_status
                 if method == "DELETE" and self.path.endswith("/missing"):
                     status = 404
                 payload = {"message": "denied"} if status != 200 else (
@@ -383,12 +390,28 @@ def test_the_dashboard_provider_puts_updates_and_removes_the_dashboard_with_an_e
         grafana.close()
 
 
+def test_the_dashboard_provider_waits_for_a_new_grafana_admin_assignment_to_take_effect():
+    grafana = FakeGrafana(denials=2)
+    sleeps: list[float] = []
+    tokens: list[str] = []
+    provider = GrafanaDashboardProvider(token=lambda: tokens.append("t") or "t", sleep=sleeps.append)
+    try:
+        created = provider.create(
+            {"endpoint": grafana.endpoint, "dashboard_json": cluster_monitoring.dashboard_json("kaito", 1)})
+        assert created.id == "kaito-aks-model"
+        assert sleeps == [15.0, 30.0] and len(tokens) == 3  # a fresh token for every try
+    finally:
+        grafana.close()
+
+
 def test_the_dashboard_provider_says_what_right_is_missing():
     grafana = FakeGrafana(status=403)
+    sleeps: list[float] = []
     try:
         with pytest.raises(RuntimeError, match="answered 403 .* needs Grafana Admin on the instance"):
-            GrafanaDashboardProvider(token=lambda: "t").create(
+            GrafanaDashboardProvider(token=lambda: "t", sleep=sleeps.append, patience_seconds=60).create(
                 {"endpoint": grafana.endpoint, "dashboard_json": cluster_monitoring.dashboard_json("kaito", 1)})
+        assert sleeps == [15.0, 30.0, 60.0]  # then it gives up, with the reason
     finally:
         grafana.close()
 
@@ -414,6 +437,10 @@ def test_the_measurement_comes_back_as_an_output_with_the_cost_of_a_million_toke
     assert (env["SMOKE_TEST_LOAD_STREAMS"], env["SMOKE_TEST_LOAD_TOKENS"]) == ("4", "128")
     assert container["terminationMessagePolicy"] == "File"
     assert pod.inputs["spec"]["restartPolicy"] == "Never"
+    # pulumi-kubernetes returns a Pod once it is Ready or Succeeded; only a finished Pod has the result. So the Pod
+    # must not turn Ready while it measures: its readiness probe is not tried before the Pod's deadline.
+    assert container["readinessProbe"]["initialDelaySeconds"] > pod.inputs["spec"]["activeDeadlineSeconds"]
+    assert "getmtime" in container["livenessProbe"]["exec"]["command"][-1]  # a stuck run is still killed
 
 
 def test_a_preview_cannot_know_the_measurement_and_zero_streams_measure_nothing():
@@ -438,3 +465,10 @@ def test_collection_starts_with_the_cluster_and_watching_the_model_waits_for_it(
     # No "model not serving" alert while the GPU node is still on its way.
     for waiting in [*run.of_type(POD_MONITOR), run.one(RULES)]:
         assert workspace.urn in waiting.dependencies, waiting.name
+
+
+def test_a_paused_stack_switches_its_model_alerts_off_instead_of_paging_for_a_model_meant_to_be_down():
+    assert size_program("small").one(RULES).inputs["enabled"] is True
+    paused = size_program("small", paused=True)
+    assert paused.of_type(WORKSPACE) == []
+    assert paused.one(RULES).inputs["enabled"] is False

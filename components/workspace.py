@@ -40,6 +40,41 @@ MODEL_PORT = 5000
 HF_TOKEN_KEY = "HF_TOKEN"
 
 
+INFERENCE_SET_API_VERSION = "kaito.sh/v1beta1"
+# The label KAITO 0.12 puts on an InferenceSet's Workspaces and on their pods (kaito-project/kaito@v0.12.0:
+# pkg/utils/inferenceset/inferenceset.go NewWorkspaceForInferenceSet; pkg/workspace/manifests/manifests.go copies it
+# into the StatefulSet's pod labels).
+CREATED_BY_LABEL = "inferenceset.kaito.sh/created-by"
+# Each copy is a StatefulSet whose pod 0 serves (KAITO's own Service selects <workspace>-0, manifests.go
+# GenerateServiceManifest); Kubernetes labels every StatefulSet pod with its index (PodIndexLabel, GA in 1.32).
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+# An InferenceSet accepts changes to its template but does not roll them out to the Workspaces it already has
+# (kaito-project/kaito@v0.12.0:api/v1beta1/inferenceset_validation.go only refuses template.resource.partition;
+# website/docs/inference.md: it "does not currently perform an in-place rolling update of existing replicas when
+# you edit other spec.template fields"): replace it on those.
+INFERENCE_SET_REPLACE_ON_CHANGES = ["spec.template", "spec.labelSelector"]
+# keda-kaito-scaler 0.6.x reads these annotations on an InferenceSet and makes the KEDA ScaledObject itself
+# (kaito-project/keda-kaito-scaler@v0.6.2:pkg/constants/constants.go, README.md "single metric" example). The
+# metricName/threshold annotations in KAITO 0.12's docs are the 0.5 scaler's and are ignored by 0.6.
+SCALER_ANNOTATION_PREFIX = "scaledobject.kaito.sh/"
+# Add a copy while more than this many requests wait per copy; remove one when fewer than this wait (the
+# scaler's documented example; it moves one copy at a time, at most every 300 s).
+WAITING_TO_SCALE_UP = 10
+WAITING_TO_SCALE_DOWN = 1
+
+
+@dataclass(frozen=True)
+class ReplicaRange:
+    """Several copies of the model: an InferenceSet of Workspaces, each on its own nodes."""
+
+    minimum: int
+    maximum: int
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.maximum > self.minimum
+
+
 @dataclass(frozen=True)
 class KaitoWorkspaceArgs:
     """What to serve and where; exactly one of `preset` and `pod_template` is set."""
@@ -72,6 +107,8 @@ class KaitoWorkspaceArgs:
     """True: no Workspace (the namespace, secret and policy stay), so no GPU node either."""
     gpu_pool_cleanup: GpuPoolCleanupTarget | None = None
     """When set, the GPU pool KAITO made is deleted after the Workspace is (the add-on leaves it billing)."""
+    replicas: ReplicaRange | None = None
+    """Several copies of the model (an InferenceSet and a Service over their pods); None: one Workspace."""
     capacity_type: str | None = None
     """Karpenter's capacity type for the model's nodes ("on-demand" or "spot"); None where the node provisioner
     cannot choose (gpu-provisioner creates regular pools only)."""
@@ -132,7 +169,10 @@ class KaitoWorkspace(pulumi.ComponentResource):
             depends_on.append(secret)
 
         self.workspace: pulumi.CustomResource | None = None
-        if not args.paused:
+        if not args.paused and args.replicas is not None:
+            self.workspace = self._inference_set(name, args, access_secret_name, namespace.metadata.name, depends_on,
+                                                 child)
+        elif not args.paused:
             timeout_seconds = args.readiness_timeout_minutes * 60
             manifest = workspace_manifest(args, access_secret_name, timeout_seconds)
             timeout = f"{args.readiness_timeout_minutes}m"
@@ -164,21 +204,21 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name,
                 labels=dict(args.labels),
             ),
-            spec=model_access_policy_spec(args.workspace_name, args.model_client_labels, args.extra_model_clients),
+            spec=model_access_policy_spec(model_pod_labels(args.workspace_name, replicated=args.replicas is not None),
+                                          args.model_client_labels, args.extra_model_clients),
             opts=child,
         )
 
         self.namespace = namespace.metadata.name
-        self.model_pods = model_pod_labels(args.workspace_name)
+        self.model_pods = model_pod_labels(args.workspace_name, replicated=args.replicas is not None)
         self.model_nodes = model_node_labels(args.workspace_name)
         self.workspace_name = (
             self.workspace.metadata.apply(lambda m: m["name"])  # type: ignore[attr-defined]
             if self.workspace is not None
             else pulumi.Output.from_input(args.workspace_name)
         )
-        self.inference_endpoint = pulumi.Output.all(self.workspace_name, self.namespace).apply(
-            lambda parts: inference_endpoint(parts[0], parts[1])
-        )
+        service = model_service_name(args.workspace_name, replicated=args.replicas is not None)
+        self.inference_endpoint = self.namespace.apply(lambda namespace: inference_endpoint(service, namespace))
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -186,6 +226,87 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 "inferenceEndpoint": self.inference_endpoint,
             }
         )
+
+
+    def _inference_set(self, name: str, args: KaitoWorkspaceArgs, access_secret_name: str | None,
+                       namespace: pulumi.Output[str], depends_on: list[pulumi.Resource],
+                       child: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        """The copies as an InferenceSet, and one Service over the serving pod of each."""
+        assert args.replicas is not None
+        timeout = f"{args.readiness_timeout_minutes}m"
+        manifest = inference_set_manifest(args, access_secret_name, args.readiness_timeout_minutes * 60)
+        inference_set = pulumi.CustomResource(
+            f"kubernetes:{INFERENCE_SET_API_VERSION}:InferenceSet",
+            f"{name}-inference-set",
+            props={**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}},
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=depends_on, replace_on_changes=INFERENCE_SET_REPLACE_ON_CHANGES,
+                delete_before_replace=True, custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+            ),
+        )
+        k8s.core.v1.Service(
+            f"{name}-replicas",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=model_service_name(args.workspace_name, replicated=True),
+                namespace=namespace, labels=dict(args.labels),
+            ),
+            spec=replicas_service_spec(args.workspace_name),
+            opts=child,
+        )
+        return inference_set
+
+
+def inference_set_manifest(args: KaitoWorkspaceArgs, access_secret_name: str | None,
+                           timeout_seconds: int) -> dict[str, Any]:
+    """The InferenceSet as KAITO 0.12's CRD expects it (validated against its schema in tests)."""
+    assert args.replicas is not None
+    workspace = workspace_manifest(args, access_secret_name, timeout_seconds)
+    annotations = {
+        # KAITO sets InferenceSetReady when every wanted copy is ready (kaito-project/kaito@v0.12.0:pkg/inferenceset/
+        # inferenceset_controller.go).
+        "pulumi.com/waitFor": "condition=InferenceSetReady",
+        "pulumi.com/timeoutSeconds": str(timeout_seconds),
+    }
+    spec: dict[str, Any] = {
+        "labelSelector": workspace["resource"]["labelSelector"],
+        "template": {"resource": {"instanceType": args.instance_type}, "inference": workspace["inference"]},
+    }
+    if args.replicas.autoscaled:
+        # KEDA owns spec.replicas through the /scale subresource: kaito-aks leaves it out (the CRD's default, 1, to
+        # start), so a later `pulumi up` never takes copies away from a busy model.
+        annotations.update({
+            f"{SCALER_ANNOTATION_PREFIX}auto-provision": "true",
+            f"{SCALER_ANNOTATION_PREFIX}min-replicas": str(args.replicas.minimum),
+            f"{SCALER_ANNOTATION_PREFIX}max-replicas": str(args.replicas.maximum),
+            f"{SCALER_ANNOTATION_PREFIX}metrics": (
+                "- name: vllm:num_requests_waiting\n  type: gauge\n"
+                f"  upthreshold: {WAITING_TO_SCALE_UP}\n  downthreshold: {WAITING_TO_SCALE_DOWN}\n"
+            ),
+        })
+    else:
+        spec["replicas"] = args.replicas.minimum
+    return {
+        "apiVersion": INFERENCE_SET_API_VERSION,
+        "kind": "InferenceSet",
+        "metadata": {"name": args.workspace_name, "namespace": args.namespace, "labels": dict(args.labels),
+                     "annotations": annotations},
+        "spec": spec,
+    }
+
+
+def replicas_service_spec(workspace_name: str) -> dict[str, Any]:
+    """One address for every copy: the serving pod (index 0) of each of the InferenceSet's Workspaces, port 80 to
+    5000 as KAITO's per-Workspace Services have it."""
+    return {
+        "selector": {CREATED_BY_LABEL: workspace_name, POD_INDEX_LABEL: "0"},
+        "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": MODEL_PORT, "protocol": "TCP"}],
+    }
+
+
+def model_service_name(workspace_name: str, replicated: bool) -> str:
+    """KAITO's Service for one Workspace has its name; for copies, kaito-aks's own Service, which must not take the
+    name while an old Workspace (and its Service) is still being replaced."""
+    return f"{workspace_name[:54]}-replicas" if replicated else workspace_name
 
 
 def workspace_manifest(
@@ -253,18 +374,19 @@ def node_selector_labels(workspace_name: str, capacity_type: str | None) -> dict
     return labels
 
 
-def model_pod_labels(workspace_name: str) -> dict[str, str]:
+def model_pod_labels(workspace_name: str, replicated: bool = False) -> dict[str, str]:
     """The label KAITO puts on every pod of a Workspace, preset or template, at v0.6.0 and v0.12.0
-    (kaito-project/kaito@v0.6.0 and @v0.12.0:pkg/workspace/manifests/manifests.go, kaito.sh/workspace)."""
-    return {"kaito.sh/workspace": workspace_name}
+    (kaito-project/kaito@v0.6.0 and @v0.12.0:pkg/workspace/manifests/manifests.go, kaito.sh/workspace); for an
+    InferenceSet's copies, whose Workspaces get generated names, the InferenceSet's own label."""
+    return {CREATED_BY_LABEL: workspace_name} if replicated else {"kaito.sh/workspace": workspace_name}
 
 
-def model_access_policy_spec(workspace_name: str, client_labels: Mapping[str, str] | None,
+def model_access_policy_spec(model_pod_selector: Mapping[str, str], client_labels: Mapping[str, str] | None,
                              extra_clients: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     """Who may call the model's port: pods with `client_labels` (None: any pod of the cluster). The model's own
     pods reach each other on every port: a model spanning several nodes runs vLLM on a Ray cluster, whose
     worker ports are random (kaito-project/kaito@v0.12.0:pkg/workspace/inference/preset_inferences.go)."""
-    model_pods = {"matchLabels": model_pod_labels(workspace_name)}
+    model_pods = {"matchLabels": dict(model_pod_selector)}
     clients: list[dict[str, Any]] = (
         [{"podSelector": {"matchLabels": dict(client_labels)}}, *extra_clients] if client_labels is not None
         else [{"namespaceSelector": {}}]

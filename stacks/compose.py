@@ -18,13 +18,21 @@ from components.gateway_platform import GATEWAY_NAMESPACE, GatewayPlatform, Gate
 from components.gpu_metrics import GpuMetricsExporter, GpuMetricsExporterArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget
 from components.identity import subscription_of
+from components.inference_autoscaler import InferenceAutoscaler, InferenceAutoscalerArgs, scaler_peer
 from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.kubernetes import Destination, ModelConnection, in_cluster_model
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
 from components.serving_metrics import LLAMA_CPP
 from components.smoke_test import SmokeTest, SmokeTestArgs
-from components.workspace import MODEL_PORT, KaitoWorkspace, KaitoWorkspaceArgs, inference_endpoint
+from components.workspace import (
+    MODEL_PORT,
+    KaitoWorkspace,
+    KaitoWorkspaceArgs,
+    ReplicaRange,
+    inference_endpoint,
+    model_service_name,
+)
 from stacks import images
 from stacks.catalog import TEMPLATE_MODELS
 from stacks.cost import estimate
@@ -126,6 +134,13 @@ def compose(settings: Settings) -> dict[str, Any]:
         if kaito.identity is not None:
             extra_outputs["gpuProvisionerClientId"] = kaito.identity.client_id
 
+    if settings.autoscaled and not config.paused:
+        InferenceAutoscaler(
+            "autoscaling",
+            InferenceAutoscalerArgs(labels=kubernetes_labels(settings, component="autoscaling", name="keda")),
+            opts=on_cluster,
+        )
+
     labels = kubernetes_labels(settings, component="inference")
     hf_token: pulumi.Output[str] | None = None
     if settings.needs_model_access_secret and config.hf_token is not None:
@@ -147,14 +162,16 @@ def compose(settings: Settings) -> dict[str, Any]:
             model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
             extra_model_clients=(
                 *((self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else ()),
-                # Managed Prometheus reads /metrics on the model's port.
+                # Managed Prometheus reads /metrics on the model's port; so does the scaler, to count the queue.
                 *((SCRAPER,) if config.metrics else ()),
+                *((scaler_peer(),) if settings.autoscaled else ()),
             ),
             pod_security_enforce=settings.mode.pod_security_level(settings.model),
             paused=config.paused,
             # Karpenter buys what the Workspace pins (on-demand unless spot is asked for); gpu-provisioner has no
             # choice to make.
             capacity_type=config.capacity_type if settings.uses_karpenter else None,
+            replicas=ReplicaRange(config.min_replicas, config.max_replicas) if settings.replicated else None,
             gpu_pool_cleanup=GpuPoolCleanupTarget(
                 resource_group=settings.resource_group_name,
                 cluster=settings.cluster_name,
@@ -163,7 +180,8 @@ def compose(settings: Settings) -> dict[str, Any]:
         ),
         opts=kaito_ready,
     )
-    endpoint = inference_endpoint(settings.workspace_name, config.namespace)
+    model_service = model_service_name(settings.workspace_name, replicated=settings.replicated)
+    endpoint = inference_endpoint(model_service, config.namespace)
     connection = in_cluster_model(endpoint, workspace.model_pods, MODEL_PORT)
     clients_after: list[pulumi.Resource] = [workspace]
     exposure: dict[str, Any] = {}
@@ -252,6 +270,8 @@ def compose(settings: Settings) -> dict[str, Any]:
         "estimatedHourlyCostUsd": cost.hourly_usd,
         "estimatedMonthlyCostUsd": cost.monthly_usd,
         "estimatedCostBasis": cost.basis(),
+        **({"estimatedHourlyCostUsdAtMaxReplicas": cost.hourly_usd_at_most}
+           if cost.hourly_usd_at_most is not None else {}),
         "paused": config.paused,
         "kaitoInstall": settings.mode.name,
         **extra_outputs,
@@ -293,7 +313,8 @@ def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: p
             location=settings.location,
             label_prefix=f"kaito-{settings.stack}",
             model=settings.model,
-            model_host=f"{settings.workspace_name}.{config.namespace}.svc.cluster.local",
+            model_host=f"{model_service_name(settings.workspace_name, settings.replicated)}.{config.namespace}"
+                       ".svc.cluster.local",
             teams=teams,
             tls_issuer=config.tls_issuer,
             acme_email=config.acme_email or "",

@@ -174,6 +174,15 @@ class StackConfig:
         "nodeCount", Integer(minimum=1), 1,
         "Number of model nodes (KAITO sums GPUs and GPU memory across them). Every profile's model fits on one.",
     )
+    min_replicas: int = setting(
+        "minReplicas", Integer(minimum=1, maximum=20), 1,
+        "kaitoInstall upstream, GPU models: the fewest copies of the model that serve (each on its own nodes).",
+    )
+    max_replicas: int = setting(
+        "maxReplicas", Integer(minimum=1, maximum=20), 1,
+        "kaitoInstall upstream, GPU models: the most copies of the model; above minReplicas, KEDA adds copies while "
+        "requests queue (an InferenceSet scaled by keda-kaito-scaler). Preflight and the estimate count the most.",
+    )
     namespace: str = setting(
         "namespace",
         Text(pattern=DNS1123_LABEL, meaning=DNS1123_MEANING, example="kaito", check=_namespace_problem),

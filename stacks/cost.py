@@ -29,6 +29,9 @@ class CostEstimate:
     metrics: bool = False
     spot: bool = False
     """The model's nodes are spot: their price is the last recorded one, and the node may be evicted."""
+    max_replicas: int | None = None
+    """With autoscaling: the most copies of the model, whose cost is `hourly_usd_at_most`."""
+    hourly_usd_at_most: float | None = None
 
     @property
     def hourly_usd(self) -> float:
@@ -48,6 +51,9 @@ class CostEstimate:
         text = "list prices, Linux pay-as-you-go, " + ", ".join(f"{region} as of {as_of}" for region, as_of in sources)
         if any(line.price.region != self.region for line in self.lines if line.price and prices.is_vm_row(line.sku)):
             text += f" (no {self.region} prices in the table: refresh it with ./scripts/prices --region {self.region})"
+        if self.hourly_usd_at_most is not None:
+            text += (f"; at the fewest copies of the model, up to ${self.hourly_usd_at_most:g}/h with "
+                     f"{self.max_replicas} while demand lasts")
         if self.spot:
             text += ("; spot at its recorded price (it changes with demand; the most it can cost is the on-demand "
                      "price), and an evicted node costs nothing until its replacement starts")
@@ -71,7 +77,9 @@ def estimate(settings: Settings) -> CostEstimate:
                  prices.price_of(config.system_node_vm_size, region)),
     ]
     if not config.paused:
-        lines.append(model_nodes_line(settings.instance_type, settings.node_count, config.capacity_type, region))
+        # Every copy of the model has its own nodes: the estimate is at the fewest copies (minReplicas).
+        lines.append(model_nodes_line(settings.instance_type, settings.node_count * config.min_replicas,
+                                      config.capacity_type, region))
     if config.demo_app and settings.public:
         lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
         lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))
@@ -86,7 +94,13 @@ def estimate(settings: Settings) -> CostEstimate:
     if config.grafana:
         lines.append(CostLine("Managed Grafana (Standard)", prices.MANAGED_GRAFANA, 1,
                               prices.price_of(prices.MANAGED_GRAFANA, region)))
-    return CostEstimate(region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot")
+    most = None
+    if settings.autoscaled and not config.paused:
+        per_copy = model_nodes_line(settings.instance_type, settings.node_count, config.capacity_type, region)
+        most = round(sum(line.usd_per_hour or 0.0 for line in lines)
+                     + (per_copy.usd_per_hour or 0.0) * (config.max_replicas - config.min_replicas), 4)
+    return CostEstimate(region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot",
+                        max_replicas=config.max_replicas if most is not None else None, hourly_usd_at_most=most)
 
 
 def model_nodes_line(size: str, nodes: int, capacity_type: str, region: str) -> CostLine:

@@ -320,7 +320,8 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     checks = []
     for size in candidates:
         vcpus_each, family = _size_facts(size, sku_index)
-        nodes = settings.nodes_on(VM_SIZES[size])
+        # Room for the most copies of the model the stack may run (kaito-aks:maxReplicas), each on its own nodes.
+        nodes = settings.nodes_on(VM_SIZES[size]) * settings.config.max_replicas
         check = SizeCheck(size=size, region=region, vcpus_needed=vcpus_each * nodes, family=family, nodes=nodes)
         sku = sku_index.get(size.lower())
         if sku is None:

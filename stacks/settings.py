@@ -88,6 +88,16 @@ class Settings:
         return self.is_preset and self.mode.needs_model_access_secret(self.model, self.config.hf_token is not None)
 
     @property
+    def replicated(self) -> bool:
+        """More than one copy of the model may run: an InferenceSet instead of a Workspace."""
+        return self.config.max_replicas > 1
+
+    @property
+    def autoscaled(self) -> bool:
+        """KEDA moves the number of copies between minReplicas and maxReplicas."""
+        return self.config.max_replicas > self.config.min_replicas
+
+    @property
     def uses_karpenter(self) -> bool:
         """kaito-aks installs Azure Karpenter as KAITO's node provisioner (upstream mode)."""
         return self.mode.installs_kaito and self.config.node_provisioner == "karpenter"
@@ -184,6 +194,7 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         problems.append(_unknown_model_message(mode, model))
         return None
     is_preset = mode.is_gpu_model(model)
+    _replica_rules(config, invalid, mode, is_preset, problems)
     if is_preset and profile.cpu_only:
         problems.append(
             f"{key}model '{model}' is a GPU model but {key}modelSize is '{config.model_size}' (no GPU); set "
@@ -281,6 +292,32 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         notices=tuple(notices),
         placeholders=tuple(_placeholders(config)),
     )
+
+
+def _replica_rules(config: StackConfig, invalid: set[str], mode: InstallMode, is_preset: bool,
+                   problems: list[str]) -> None:
+    """Several copies of the model are an InferenceSet (KAITO 0.11+; kaito-project/kaito@v0.12.0:api/v1beta1/
+    inferenceset_types.go), scaled by keda-kaito-scaler on vLLM's queue (kaito-project/keda-kaito-scaler@v0.6.2:
+    README.md, vLLM only)."""
+    if {"min_replicas", "max_replicas"} & invalid or (config.min_replicas, config.max_replicas) == (1, 1):
+        return
+    key = f"{PROJECT}:"
+    if config.min_replicas > config.max_replicas:
+        problems.append(
+            f"{key}minReplicas '{config.min_replicas}' is more than {key}maxReplicas '{config.max_replicas}'; "
+            f"`pulumi config set {key}maxReplicas {config.min_replicas}`"
+        )
+    if not mode.installs_kaito:
+        problems.append(
+            f"{key}maxReplicas '{config.max_replicas}' needs KAITO's InferenceSet, which {mode.title} (KAITO "
+            f"{mode.kaito_version}) does not have: use {key}kaitoInstall upstream (before the first deploy), or "
+            f"`pulumi config rm {key}minReplicas; pulumi config rm {key}maxReplicas`"
+        )
+    elif not is_preset:
+        problems.append(
+            f"{key}maxReplicas '{config.max_replicas}' applies to GPU models: the scaler reads vLLM's queue, and the "
+            f"CPU model runs on llama.cpp. `pulumi config rm {key}maxReplicas` (and minReplicas)"
+        )
 
 
 def _spot_rules(config: StackConfig, invalid: set[str], mode: InstallMode, problems: list[str]) -> None:

@@ -192,6 +192,19 @@ CASES = {
         size_config("small", "upstream", capacityType="Spot"),
         ["kaito-aks:capacityType 'Spot'", "did you mean 'spot'?", "on-demand"],
     ),
+    "copies of the model on the add-on, which has no InferenceSet": (
+        size_config("small", maxReplicas=3),
+        ["kaito-aks:maxReplicas '3'", "InferenceSet", "kaito-aks:kaitoInstall upstream", "pulumi config rm"],
+    ),
+    "copies of the CPU model, whose llama.cpp the scaler cannot read": (
+        size_config("cpu", "upstream", maxReplicas=2),
+        ["kaito-aks:maxReplicas '2' applies to GPU models", "vLLM's queue"],
+    ),
+    "more copies at least than at most": (
+        size_config("small", "upstream", minReplicas=3, maxReplicas=2),
+        ["kaito-aks:minReplicas '3' is more than kaito-aks:maxReplicas '2'",
+         "`pulumi config set kaito-aks:maxReplicas 3`"],
+    ),
     "a pinned version that the stable channel would move": (
         size_config("cpu", kubernetesVersion="1.33", upgradeChannel="stable"),
         ["kaito-aks:kubernetesVersion '1.33'", "kaito-aks:upgradeChannel 'stable'", "pulumi config rm"],

@@ -47,7 +47,11 @@ class InferenceAutoscalerArgs:
 
 
 class InferenceAutoscaler(pulumi.ComponentResource):
-    """KEDA and keda-kaito-scaler in namespace `keda`. The Kubernetes provider comes through `opts`."""
+    """KEDA and keda-kaito-scaler in namespace `keda`. The Kubernetes provider comes through `opts`.
+
+    Not done here: KAITO's own CI restarts keda-operator after installing the scaler (kaito-project/kaito@v0.12.0:
+    .github/workflows/aikit.yaml); kaito-aks installs the scaler before any InferenceSet exists, so KEDA's first
+    call to it comes after its certificates (README, Several copies, for the restart if scaling never starts)."""
 
     def __init__(self, name: str, args: InferenceAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:autoscaling:InferenceAutoscaler", name, {}, opts)
@@ -66,9 +70,11 @@ class InferenceAutoscaler(pulumi.ComponentResource):
             version=KEDA_VERSION,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_REPOSITORY),
             namespace=namespace.metadata.name,
+            values=keda_values(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *after]),
         )
-        # The scaler's chart creates a ClusterTriggerAuthentication, a KEDA CRD: after KEDA.
+        # The scaler makes its ClusterTriggerAuthentication (a KEDA CRD) when it starts, and KEDA must be running to
+        # answer its ScaledObjects: after KEDA.
         self.scaler = k8s.helm.v3.Release(
             f"{name}-scaler",
             name=SCALER_RELEASE,
@@ -79,3 +85,11 @@ class InferenceAutoscaler(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[keda, *after]),
         )
         self.register_outputs({"scalerStatus": self.scaler.status})
+
+
+def keda_values() -> dict[str, Any]:
+    """KEDA's CRDs stay when the release goes (Helm's resource-policy keep): the scaler's ClusterTriggerAuthentication
+    carries KEDA's finalizer and is never removed by the scaler, so deleting the CRDs with their controller would
+    leave them stuck Terminating and block a later install (kedacore/charts@v2.20.1:keda/values.yaml
+    crds.additionalAnnotations, templates/crds/*)."""
+    return {"crds": {"additionalAnnotations": {"helm.sh/resource-policy": "keep"}}}

@@ -70,9 +70,6 @@ class ReplicaRange:
     minimum: int
     maximum: int
 
-    @property
-    def autoscaled(self) -> bool:
-        return self.maximum > self.minimum
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,8 @@ class KaitoWorkspaceArgs:
     gpu_pool_cleanup: GpuPoolCleanupTarget | None = None
     """When set, the GPU pool KAITO made is deleted after the Workspace is (the add-on leaves it billing)."""
     replicas: ReplicaRange | None = None
-    """Several copies of the model (an InferenceSet and a Service over their pods); None: one Workspace."""
+    """Several copies of the model (an InferenceSet and a Service over their pods, scaled by KEDA); None: one
+    Workspace."""
     capacity_type: str | None = None
     """Karpenter's capacity type for the model's nodes ("on-demand" or "spot"); None where the node provisioner
     cannot choose (gpu-provisioner creates regular pools only)."""
@@ -267,24 +265,23 @@ def inference_set_manifest(args: KaitoWorkspaceArgs, access_secret_name: str | N
         "pulumi.com/waitFor": "condition=InferenceSetReady",
         "pulumi.com/timeoutSeconds": str(timeout_seconds),
     }
+    # KEDA owns spec.replicas through the /scale subresource, also for a fixed number of copies (minReplicas =
+    # maxReplicas: the scaler's HPA then holds it there). kaito-aks never sets it: under server-side apply a value
+    # it sent would fight KEDA's, and dropping it later would reset it to the CRD's default of 1, taking copies
+    # away. The InferenceSet starts at that default, 1, and KEDA brings it to minReplicas.
+    annotations.update({
+        f"{SCALER_ANNOTATION_PREFIX}auto-provision": "true",
+        f"{SCALER_ANNOTATION_PREFIX}min-replicas": str(args.replicas.minimum),
+        f"{SCALER_ANNOTATION_PREFIX}max-replicas": str(args.replicas.maximum),
+        f"{SCALER_ANNOTATION_PREFIX}metrics": (
+            "- name: vllm:num_requests_waiting\n  type: gauge\n"
+            f"  upthreshold: {WAITING_TO_SCALE_UP}\n  downthreshold: {WAITING_TO_SCALE_DOWN}\n"
+        ),
+    })
     spec: dict[str, Any] = {
         "labelSelector": workspace["resource"]["labelSelector"],
         "template": {"resource": {"instanceType": args.instance_type}, "inference": workspace["inference"]},
     }
-    if args.replicas.autoscaled:
-        # KEDA owns spec.replicas through the /scale subresource: kaito-aks leaves it out (the CRD's default, 1, to
-        # start), so a later `pulumi up` never takes copies away from a busy model.
-        annotations.update({
-            f"{SCALER_ANNOTATION_PREFIX}auto-provision": "true",
-            f"{SCALER_ANNOTATION_PREFIX}min-replicas": str(args.replicas.minimum),
-            f"{SCALER_ANNOTATION_PREFIX}max-replicas": str(args.replicas.maximum),
-            f"{SCALER_ANNOTATION_PREFIX}metrics": (
-                "- name: vllm:num_requests_waiting\n  type: gauge\n"
-                f"  upthreshold: {WAITING_TO_SCALE_UP}\n  downthreshold: {WAITING_TO_SCALE_DOWN}\n"
-            ),
-        })
-    else:
-        spec["replicas"] = args.replicas.minimum
     return {
         "apiVersion": INFERENCE_SET_API_VERSION,
         "kind": "InferenceSet",

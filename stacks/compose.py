@@ -134,12 +134,17 @@ def compose(settings: Settings) -> dict[str, Any]:
         if kaito.identity is not None:
             extra_outputs["gpuProvisionerClientId"] = kaito.identity.client_id
 
-    if settings.autoscaled and not config.paused:
-        InferenceAutoscaler(
+    if settings.replicated:
+        # Kept while paused: removing KEDA with its CRDs while objects it finalizes exist would hang the uninstall.
+        # After KAITO: the scaler waits for the InferenceSet CRD before it reports healthy.
+        autoscaler = InferenceAutoscaler(
             "autoscaling",
             InferenceAutoscalerArgs(labels=kubernetes_labels(settings, component="autoscaling", name="keda")),
-            opts=on_cluster,
+            opts=kaito_ready,
         )
+        # The InferenceSet after the scaler (its certificates exist before KEDA first calls it), and removed before
+        # it (KEDA clears its ScaledObject's finalizer).
+        kaito_ready = pulumi.ResourceOptions.merge(kaito_ready, pulumi.ResourceOptions(depends_on=[autoscaler]))
 
     labels = kubernetes_labels(settings, component="inference")
     hf_token: pulumi.Output[str] | None = None
@@ -164,7 +169,7 @@ def compose(settings: Settings) -> dict[str, Any]:
                 *((self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else ()),
                 # Managed Prometheus reads /metrics on the model's port; so does the scaler, to count the queue.
                 *((SCRAPER,) if config.metrics else ()),
-                *((scaler_peer(),) if settings.autoscaled else ()),
+                *((scaler_peer(),) if settings.replicated else ()),
             ),
             pod_security_enforce=settings.mode.pod_security_level(settings.model),
             paused=config.paused,

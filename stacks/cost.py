@@ -95,7 +95,7 @@ def estimate(settings: Settings) -> CostEstimate:
         lines.append(CostLine("Managed Grafana (Standard)", prices.MANAGED_GRAFANA, 1,
                               prices.price_of(prices.MANAGED_GRAFANA, region)))
     most = None
-    if settings.autoscaled and not config.paused:
+    if settings.replicated and config.max_replicas > config.min_replicas and not config.paused:
         per_copy = model_nodes_line(settings.instance_type, settings.node_count, config.capacity_type, region)
         most = round(sum(line.usd_per_hour or 0.0 for line in lines)
                      + (per_copy.usd_per_hour or 0.0) * (config.max_replicas - config.min_replicas), 4)

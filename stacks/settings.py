@@ -39,6 +39,10 @@ EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
 PROVIDER_NAMESPACES = ("azure-native", "kubernetes", "pulumi", "random", "tls")
 
 
+# The longest Workspace name an InferenceSet's copies can have (see _resolve).
+MAX_REPLICATED_NAME = 46
+
+
 class ConfigError(pulumi.RunError):
     """A stack config value is wrong; the message says which key, what value and what would work."""
 
@@ -89,13 +93,9 @@ class Settings:
 
     @property
     def replicated(self) -> bool:
-        """More than one copy of the model may run: an InferenceSet instead of a Workspace."""
+        """More than one copy of the model may run: an InferenceSet, whose copies KEDA keeps between minReplicas
+        and maxReplicas, instead of a Workspace."""
         return self.config.max_replicas > 1
-
-    @property
-    def autoscaled(self) -> bool:
-        """KEDA moves the number of copies between minReplicas and maxReplicas."""
-        return self.config.max_replicas > self.config.min_replicas
 
     @property
     def uses_karpenter(self) -> bool:
@@ -265,6 +265,15 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         else (instance_type, *fitting_in_profile)
     )
     workspace_name = config.workspace_name or workspace_name_for(model)
+    if config.max_replicas > 1 and len(workspace_name) > MAX_REPLICATED_NAME:
+        # A copy's StatefulSet is named <workspace>-<5 random> and labels its pods controller-revision-hash
+        # <statefulset>-<10-character hash>; a label value has at most 63 characters.
+        problems.append(
+            f"{key}workspaceName '{workspace_name}' is too long for copies of the model ({len(workspace_name)} "
+            f"characters; at most {MAX_REPLICATED_NAME}): `pulumi config set {key}workspaceName "
+            f"{workspace_name[:MAX_REPLICATED_NAME].rstrip('-')}`"
+        )
+        return None
     standard_tags = {
         "project": PROJECT,
         "stack": stack,

@@ -75,12 +75,24 @@ def test_keda_and_the_scaler_are_installed_together_in_kedas_namespace():
     assert keda.inputs["repositoryOpts"]["repo"] == "https://kedacore.github.io/charts"
     assert (scaler.inputs["chart"], scaler.inputs["version"]) == ("keda-kaito-scaler", "0.6.2")
     assert keda.inputs["namespace"] == scaler.inputs["namespace"] == "keda"  # the scaler's README requires it
-    assert keda.urn in scaler.dependencies  # its chart makes a KEDA ClusterTriggerAuthentication
-    # Fixed copies need neither.
-    fixed = scaled(minReplicas=2, maxReplicas=2)
-    assert {"keda", "keda-kaito-scaler"}.isdisjoint(r.inputs["name"] for r in fixed.of_type(RELEASE))
-    assert manifest(fixed)["spec"]["replicas"] == 2
-    assert not any(key.startswith("scaledobject.kaito.sh/") for key in manifest(fixed)["metadata"]["annotations"])
+    assert keda.urn in scaler.dependencies  # the scaler's ClusterTriggerAuthentication is a KEDA object
+    # Uninstalling KEDA keeps its CRDs: the scaler's credentials object carries KEDA's finalizer.
+    assert keda.inputs["values"]["crds"]["additionalAnnotations"] == {"helm.sh/resource-policy": "keep"}
+    # The scaler is up (its certificates made) before the InferenceSet it scales, and outlives it on the way out.
+    assert scaler.urn in run.one(INFERENCE_SET).dependencies
+    # KAITO first: the scaler waits for the InferenceSet CRD before it reports healthy.
+    kaito = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "kaito-workspace")
+    assert kaito.urn in keda.dependencies
+
+
+def test_a_fixed_number_of_copies_is_kedas_too():
+    # min = max: the scaler's HPA holds the count; kaito-aks never sends spec.replicas, so moving between a fixed
+    # and a scaled range never resets the count or fights KEDA over it.
+    fixed = manifest(scaled(minReplicas=2, maxReplicas=2))
+    assert "replicas" not in fixed["spec"]
+    annotations = fixed["metadata"]["annotations"]
+    assert (annotations["scaledobject.kaito.sh/min-replicas"], annotations["scaledobject.kaito.sh/max-replicas"]) == (
+        "2", "2")
 
 
 def test_one_service_reaches_the_serving_pod_of_every_copy_and_clients_use_it():
@@ -102,9 +114,11 @@ def test_the_copies_pods_are_guarded_scraped_and_read_by_the_scaler():
     assert policy.inputs["spec"]["podSelector"] == {"matchLabels": {CREATED_BY_LABEL: name}}
     allowed = policy.inputs["spec"]["ingress"][0]["from"]
     assert inference_autoscaler.scaler_peer() in allowed
-    # The scaler's pods carry its chart's selector labels: the chart name, as no nameOverride is set.
+    # The scaler's pods carry its chart's selector labels (chart name, release name), as no nameOverride is set.
     assert "nameOverride" not in SCALER_VALUES
-    assert inference_autoscaler.SCALER_POD_LABELS["app.kubernetes.io/name"] == "keda-kaito-scaler"
+    scaler = next(r for r in run.of_type(RELEASE) if r.inputs["chart"] == "keda-kaito-scaler")
+    assert inference_autoscaler.SCALER_POD_LABELS == {"app.kubernetes.io/name": scaler.inputs["chart"],
+                                                     "app.kubernetes.io/instance": scaler.inputs["name"]}
     (monitor,) = [m for m in run.of_type(POD_MONITOR) if m.inputs["metadata"]["name"] == "kaito-model"]
     assert monitor.inputs["spec"]["selector"] == {"matchLabels": {CREATED_BY_LABEL: name}}
 
@@ -140,7 +154,17 @@ def test_preflight_finds_room_for_the_most_copies():
     assert first.problems == ["StandardNVADSA10v5Family quota 0/72 vCPUs has no room for 108 more"]
 
 
-def test_a_paused_stack_runs_no_copy_and_no_scaler():
+def test_a_paused_stack_runs_no_copy_but_keeps_keda():
+    # Removing KEDA with its CRDs while it still finalizes objects would hang; a paused stack costs no GPU anyway.
     run = scaled(paused=True)
     assert run.of_type(INFERENCE_SET) == []
-    assert {"keda", "keda-kaito-scaler"}.isdisjoint(r.inputs["name"] for r in run.of_type(RELEASE))
+    assert {"keda", "keda-kaito-scaler"} <= {r.inputs["name"] for r in run.of_type(RELEASE)}
+
+
+def test_names_too_long_for_a_copys_labels_are_refused():
+    from stacks.settings import MAX_REPLICATED_NAME
+    from tests.harness import run_failing_program
+
+    name = "m" * (MAX_REPLICATED_NAME + 1)
+    error, registered = run_failing_program(size_config("small", "upstream", **SCALED, workspaceName=name))
+    assert f"kaito-aks:workspaceName '{name}' is too long for copies" in str(error) and registered == []

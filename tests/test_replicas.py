@@ -29,7 +29,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 SERVICE = "kubernetes:core/v1:Service"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 POD_MONITOR = "kubernetes:azmonitoring.coreos.com/v1:PodMonitor"
-SCALED = {"minReplicas": 1, "maxReplicas": 3}
+SCALED = {"minReplicas": 2, "maxReplicas": 3}
 
 
 def scaled(**overrides):
@@ -60,7 +60,7 @@ def test_the_scaler_is_asked_in_its_own_words():
     assert ours and ours <= SCALER_KEYS  # the 0.6.2 scaler's names; the 0.5 names in KAITO's docs are ignored
     assert annotations["scaledobject.kaito.sh/auto-provision"] == "true"
     assert (annotations["scaledobject.kaito.sh/min-replicas"], annotations["scaledobject.kaito.sh/max-replicas"]) == (
-        "1", "3")
+        "2", "3")
     (metric,) = yaml.safe_load(annotations["scaledobject.kaito.sh/metrics"])
     assert set(metric) == {"name", "type", "upthreshold", "downthreshold"}
     assert metric["type"] == "gauge" and VLLM_0_25.exposes(metric["name"])  # the queue KAITO 0.12's vLLM exports
@@ -124,8 +124,8 @@ def test_the_copies_pods_are_guarded_scraped_and_read_by_the_scaler():
 
 
 def test_changing_the_range_scales_in_place_and_a_new_model_replaces_the_copies():
-    before, wider = scaled(), scaled(maxReplicas=5)
-    old, new = before.one(INFERENCE_SET), wider.one(INFERENCE_SET)
+    before, fixed = scaled(), scaled(minReplicas=2, maxReplicas=2)
+    old, new = before.one(INFERENCE_SET), fixed.one(INFERENCE_SET)
     assert changes.planned_operation(old.inputs, new.inputs, new.replace_on_changes) == "update"
     other_model = scaled(model="openai/gpt-oss-20b", instanceType="Standard_NC24ads_A100_v4")
     changed = other_model.one(INFERENCE_SET)
@@ -134,8 +134,8 @@ def test_changing_the_range_scales_in_place_and_a_new_model_replaces_the_copies(
 
 
 def test_cost_is_at_the_fewest_copies_with_the_most_beside_it():
-    run = scaled(minReplicas=2, maxReplicas=3)
-    settings = settings_of(size_config("small", "upstream", minReplicas=2, maxReplicas=3))
+    run = scaled()
+    settings = settings_of(size_config("small", "upstream", **SCALED))
     one_copy = cost.estimate(settings_of(size_config("small", "upstream")))
     per_copy = prices.usd_per_hour(settings.instance_type, "eastus") * settings.node_count
     assert run.outputs["estimatedHourlyCostUsd"] == round(one_copy.hourly_usd + per_copy, 4)
@@ -146,7 +146,7 @@ def test_cost_is_at_the_fewest_copies_with_the_most_beside_it():
 
 def test_preflight_finds_room_for_the_most_copies():
     azure = FakeAzure()
-    azure.set_usage("StandardNVADSA10v5Family", 0, 72)  # room for two A10 copies, not three
+    azure.set_usage("StandardNVADSA10v5Family", 0, 72)  # room for the two A10 copies at least, not the three at most
     report = preflight.run_preflight(settings_of(size_config("small", "upstream", **SCALED)), azure,
                                      "00000000-0000-0000-0000-0000000000aa", sleep=lambda seconds: None)
     first = report.home.checks[0]

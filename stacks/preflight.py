@@ -246,33 +246,28 @@ def _restriction(sku: dict, region: str) -> str | None:
     return None
 
 
-def _pool_vcpus(pools: Iterable[dict], sku_index: dict[str, dict]) -> tuple[dict[str, int], int]:
-    """vCPUs the cluster's existing pools already hold, per normalized family and in total."""
+def _held_vcpus(machines: Iterable[tuple[str, int]], sku_index: dict[str, dict]) -> tuple[dict[str, int], int]:
+    """vCPUs that (VM size, count) pairs already hold, per normalized family and in total."""
     per_family: dict[str, int] = {}
     total = 0
-    for pool in pools:
-        properties = pool.get("properties", pool)
-        size = properties.get("vmSize", "")
-        count = int(properties.get("count") or 0)
+    for size, count in machines:
         vcpus, family = _size_facts(size, sku_index)
         per_family[normalize_family(family)] = per_family.get(normalize_family(family), 0) + vcpus * count
         total += vcpus * count
     return per_family, total
 
 
-def _karpenter_vcpus(vms: Iterable[dict], sku_index: dict[str, dict]) -> tuple[dict[str, int], int, int]:
-    """vCPUs Karpenter's VMs already hold: regular ones per normalized family and in total, and spot ones."""
-    per_family: dict[str, int] = {}
-    regular = spot = 0
-    for vm in vms:
-        properties = vm.get("properties", vm)
-        vcpus, family = _size_facts((properties.get("hardwareProfile") or {}).get("vmSize", ""), sku_index)
-        if properties.get("priority") == "Spot":
-            spot += vcpus
-        else:
-            per_family[normalize_family(family)] = per_family.get(normalize_family(family), 0) + vcpus
-            regular += vcpus
-    return per_family, regular, spot
+def _pool_machines(pools: Iterable[dict]) -> list[tuple[str, int]]:
+    """The cluster's agent pools as (VM size, count)."""
+    return [(properties.get("vmSize", ""), int(properties.get("count") or 0))
+            for properties in (pool.get("properties", pool) for pool in pools)]
+
+
+def _karpenter_machines(vms: Iterable[dict], spot: bool) -> list[tuple[str, int]]:
+    """Azure Karpenter's VMs of one priority (spot, or regular) as (VM size, 1)."""
+    return [((properties.get("hardwareProfile") or {}).get("vmSize", ""), 1)
+            for properties in (vm.get("properties", vm) for vm in vms)
+            if (properties.get("priority") == "Spot") == spot]
 
 
 def _size_facts(size: str, sku_index: dict[str, dict]) -> tuple[int, str]:
@@ -294,15 +289,13 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
         for u in call(capacity.usages, region)
     }
     regional = counters.get("cores")
-    # Existing pools count only in the region they run in: the stack's own.
-    held_by_family, held_total = _pool_vcpus(existing, sku_index) if region == settings.location else ({}, 0)
-    # A running stack's model nodes are already counted in the usages: a second `pulumi up` needs no more room.
-    held_spot = 0
-    if region == settings.location and karpenter_vms:
-        karpenter_by_family, karpenter_regular, held_spot = _karpenter_vcpus(karpenter_vms, sku_index)
-        for family_key, vcpus in karpenter_by_family.items():
-            held_by_family[family_key] = held_by_family.get(family_key, 0) + vcpus
-        held_total += karpenter_regular
+    # Existing pools count only in the region they run in: the stack's own. So do Karpenter's VMs: a running stack's
+    # model nodes are already counted in the usages, so a second `pulumi up` needs no more room.
+    here = region == settings.location
+    karpenter = (karpenter_vms or []) if here else []
+    held_by_family, held_total = _held_vcpus(
+        [*(_pool_machines(existing) if here else []), *_karpenter_machines(karpenter, spot=False)], sku_index)
+    _, held_spot = _held_vcpus(_karpenter_machines(karpenter, spot=True), sku_index)
     system_vcpus_each, system_family = _size_facts(settings.config.system_node_vm_size, sku_index)
     system_vcpus = system_vcpus_each * settings.config.system_node_count
 

@@ -127,6 +127,8 @@ class KaitoWorkspace(pulumi.ComponentResource):
     """Labels of the model's pods (the NetworkPolicy destination of its clients)."""
     model_nodes: dict[str, str]
     """Labels of the nodes KAITO makes for the model."""
+    model_service: str
+    """The Service clients call: KAITO's for one Workspace, kaito-aks's over every copy of an InferenceSet."""
 
     def __init__(self, name: str, args: KaitoWorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kaito-aks:workspace:KaitoWorkspace", name, {}, opts)
@@ -215,8 +217,9 @@ class KaitoWorkspace(pulumi.ComponentResource):
             if self.workspace is not None
             else pulumi.Output.from_input(args.workspace_name)
         )
-        service = model_service_name(args.workspace_name, replicated=args.replicas is not None)
-        self.inference_endpoint = self.namespace.apply(lambda namespace: inference_endpoint(service, namespace))
+        self.model_service = model_service_name(args.workspace_name, replicated=args.replicas is not None)
+        self.inference_endpoint = self.namespace.apply(
+            lambda namespace: inference_endpoint(self.model_service, namespace))
         self.register_outputs(
             {
                 "namespace": self.namespace,

@@ -31,7 +31,6 @@ from components.workspace import (
     KaitoWorkspaceArgs,
     ReplicaRange,
     inference_endpoint,
-    model_service_name,
 )
 from stacks import images
 from stacks.catalog import TEMPLATE_MODELS
@@ -185,8 +184,7 @@ def compose(settings: Settings) -> dict[str, Any]:
         ),
         opts=kaito_ready,
     )
-    model_service = model_service_name(settings.workspace_name, replicated=settings.replicated)
-    endpoint = inference_endpoint(model_service, config.namespace)
+    endpoint = inference_endpoint(workspace.model_service, config.namespace)
     connection = in_cluster_model(endpoint, workspace.model_pods, MODEL_PORT)
     clients_after: list[pulumi.Resource] = [workspace]
     exposure: dict[str, Any] = {}
@@ -318,8 +316,7 @@ def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: p
             location=settings.location,
             label_prefix=f"kaito-{settings.stack}",
             model=settings.model,
-            model_host=f"{model_service_name(settings.workspace_name, settings.replicated)}.{config.namespace}"
-                       ".svc.cluster.local",
+            model_host=f"{workspace.model_service}.{config.namespace}.svc.cluster.local",
             teams=teams,
             tls_issuer=config.tls_issuer,
             acme_email=config.acme_email or "",

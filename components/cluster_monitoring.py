@@ -37,6 +37,8 @@ from components.serving_metrics import Engine
 
 DASHBOARD = Path(__file__).parent / "dashboards" / "model-serving.json"
 MODEL_JOB = "kaito-model"
+# The label each model's PodMonitor puts on its series: which Workspace (model) they come from.
+WORKSPACE_METRIC_LABEL = "kaito_workspace"
 MODEL_METRICS_PORT = 5000
 AI_GATEWAY_METRICS_PORT = 1064
 GPU_JOB = "gpu"
@@ -54,14 +56,25 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class MonitoredModel:
+    """One model of the stack, as its metrics are scraped and its alerts written."""
+
+    workspace_name: str
+    pods: Mapping[str, str]
+    """Labels of its pods."""
+    engine: Engine
+    """What serves it, and so which metrics it has."""
+
+
+@dataclass(frozen=True)
 class ClusterMonitoringArgs:
     resource_group_name: pulumi.Input[str]
     location: str
     cluster_name: str
     cluster_id: pulumi.Input[str]
     namespace: pulumi.Input[str]
-    model_pods: Mapping[str, str]
-    engine: Engine
+    models: Sequence[MonitoredModel]
+    """The stack's models, its own first: each gets its PodMonitor and its alert rule group."""
     metrics_workspace_id: pulumi.Input[str] | None = None
     log_workspace_id: pulumi.Input[str] | None = None
     alerts: AlertSettings | None = None
@@ -129,13 +142,18 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 association_name=prometheus_name[:64].rstrip("-_"),
                 resource_uri=args.cluster_id, data_collection_rule_id=rule.id, opts=child,
             )
-            k8s.apiextensions.CustomResource(
-                f"{name}-model-pod-monitor",
-                api_version="azmonitoring.coreos.com/v1", kind="PodMonitor",
-                metadata={"name": MODEL_JOB, "namespace": args.namespace, "labels": dict(args.labels)},
-                spec=pod_monitor_spec(args.model_pods, MODEL_METRICS_PORT, MODEL_JOB),
-                opts=after_model,
-            )
+            for index, model in enumerate(args.models):
+                # The stack's own model keeps the names it had before there could be several.
+                suffix = "" if index == 0 else f"-{model.workspace_name}"
+                k8s.apiextensions.CustomResource(
+                    f"{name}-model-pod-monitor{suffix}",
+                    api_version="azmonitoring.coreos.com/v1", kind="PodMonitor",
+                    metadata={"name": f"{MODEL_JOB}{suffix}"[:63], "namespace": args.namespace,
+                              "labels": dict(args.labels)},
+                    spec=pod_monitor_spec(model.pods, MODEL_METRICS_PORT, MODEL_JOB,
+                                          {WORKSPACE_METRIC_LABEL: model.workspace_name}),
+                    opts=after_model,
+                )
             if args.front_door_proxies is not None:
                 k8s.apiextensions.CustomResource(
                     f"{name}-front-door-pod-monitor",
@@ -169,18 +187,24 @@ class ClusterMonitoring(pulumi.ComponentResource):
                         tags=tags, opts=child,
                     )
                     actions = [alertsmanagement.PrometheusRuleGroupActionArgs(action_group_id=group.id)]
-                alertsmanagement.PrometheusRuleGroup(
-                    f"{name}-model-alerts",
-                    rule_group_name=f"kaito-aks-model-{args.cluster_name}",
-                    resource_group_name=args.resource_group_name, location=args.location,
-                    scopes=[args.metrics_workspace_id, args.cluster_id], cluster_name=args.cluster_name,
-                    interval="PT1M", enabled=args.model_running,
-                    description="kaito-aks: is the model serving, and serving well (README, Monitoring)",
-                    rules=[alertsmanagement.PrometheusRuleArgs(**rule_args, actions=actions)
-                           for rule_args in alert_rules(args.engine, args.namespace, args.alerts.ttft_p95_seconds,
-                                                        gpu=args.gpu_exporter is not None)],
-                    tags=tags, opts=after_model,
-                )
+                # A group per model: each model's rules (at most 20 to a group) read its own series.
+                for index, model in enumerate(args.models):
+                    suffix = "" if index == 0 else f"-{model.workspace_name}"
+                    alertsmanagement.PrometheusRuleGroup(
+                        f"{name}-model-alerts{suffix}",
+                        rule_group_name=f"kaito-aks-model-{args.cluster_name}{suffix}"[:260],
+                        resource_group_name=args.resource_group_name, location=args.location,
+                        scopes=[args.metrics_workspace_id, args.cluster_id], cluster_name=args.cluster_name,
+                        interval="PT1M", enabled=args.model_running,
+                        description=f"kaito-aks: is {model.workspace_name} serving, and serving well (README, "
+                                    f"Monitoring)",
+                        rules=[alertsmanagement.PrometheusRuleArgs(**rule_args, actions=actions)
+                               for rule_args in alert_rules(model.engine, args.namespace,
+                                                            args.alerts.ttft_p95_seconds,
+                                                            gpu=index == 0 and args.gpu_exporter is not None,
+                                                            workspace=model.workspace_name)],
+                        tags=tags, opts=after_model,
+                    )
             if args.grafana:
                 self.grafana_url, self.dashboard_url = self._grafana(name, args, child)
 
@@ -251,23 +275,29 @@ class ClusterMonitoring(pulumi.ComponentResource):
         return endpoint, board.url
 
 
-def pod_monitor_spec(pods: Mapping[str, str], port: int, job: str) -> dict[str, Any]:
+def pod_monitor_spec(pods: Mapping[str, str], port: int, job: str,
+                     target_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Scrape /metrics on `port` of the pods with these labels, as job `job` (a PodMonitor's own job label would
-    be podMonitor/<namespace>/<name>)."""
+    be podMonitor/<namespace>/<name>), with `target_labels` on every series (which model it is)."""
+    labels = {"job": job, **(target_labels or {})}
     return {
         "selector": {"matchLabels": dict(pods)},
         "podMetricsEndpoints": [{"portNumber": port, "path": "/metrics", "interval": "30s",
-                                 "relabelings": [{"action": "replace", "targetLabel": "job", "replacement": job}]}],
+                                 "relabelings": [{"action": "replace", "targetLabel": label, "replacement": value}
+                                                 for label, value in labels.items()]}],
     }
 
 
-def alert_rules(engine: Engine, namespace: str, ttft_p95_seconds: int, gpu: bool) -> list[dict[str, Any]]:
-    """The alerts for this engine: only those whose metrics it really exports (components/serving_metrics.py)."""
-    scope = f'namespace="{namespace}"'
+def alert_rules(engine: Engine, namespace: str, ttft_p95_seconds: int, gpu: bool,
+                workspace: str) -> list[dict[str, Any]]:
+    """One model's alerts, for its engine: only those whose metrics it really exports (components/serving_metrics.py),
+    on its own series (the label its PodMonitor adds), so one model down is not hidden by another serving."""
+    scope = f'namespace="{namespace}", {WORKSPACE_METRIC_LABEL}="{workspace}"'
 
     def rule(alert: str, expression: str, for_: str, severity: int, summary: str, action: str) -> dict[str, Any]:
         return {"alert": alert, "expression": expression, "for_": for_, "severity": severity, "enabled": True,
-                "labels": {"component": "model"}, "annotations": {"summary": summary, "action": action},
+                "labels": {"component": "model", "workspace": workspace},
+                "annotations": {"summary": summary, "action": action},
                 "resolve_configuration": alertsmanagement.PrometheusRuleResolveConfigurationArgs(
                     auto_resolved=True, time_to_resolve="PT10M")}
 

@@ -70,6 +70,18 @@ class SignIn:
 
 
 @dataclass(frozen=True)
+class RoutedModel:
+    """One model behind the API: requests that name `model` go to `host`."""
+
+    model: str
+    """The model id requests name (AIGatewayRoute routes by it)."""
+    host: str
+    """In-cluster DNS name of the model's Service (port 80)."""
+    backend: str = "model"
+    """Name of its Backend and AIServiceBackend ("model" for the stack's own, as before there could be several)."""
+
+
+@dataclass(frozen=True)
 class FrontDoorArgs:
     namespace: pulumi.Input[str]
     """The stack's namespace: the Gateway, its routes and policies live with the model and the app."""
@@ -80,10 +92,8 @@ class FrontDoorArgs:
     """Azure region: part of the cloudapp.azure.com hostname."""
     label_prefix: str
     """Start of the Azure DNS label (a random suffix makes it unique in the region)."""
-    model: str
-    """The model id requests name (AIGatewayRoute routes by it)."""
-    model_host: str
-    """In-cluster DNS name of the model's Service (port 80)."""
+    models: Sequence[RoutedModel]
+    """The stack's models, each reached by its id under one API."""
     teams: Mapping[str, TeamAccess]
     """Who may call the API: team name -> limits; kaito-aks's own clients included."""
     tls_issuer: str
@@ -170,17 +180,20 @@ class FrontDoor(pulumi.ComponentResource):
                    {"name": "chat-sign-in", **in_namespace},
                    sign_in_policy_spec(args.sign_in, self.sign_in_redirect_url), depends_on=[chat, sign_in_secret])
 
-        backend = custom("model-backend", "gateway.envoyproxy.io/v1alpha1", "Backend",
-                         {"name": "model", **in_namespace},
-                         {"endpoints": [{"fqdn": {"hostname": args.model_host, "port": 80}}]})
-        service_backend = custom("model-service-backend", "aigateway.envoyproxy.io/v1beta1", "AIServiceBackend",
-                                 {"name": "model", **in_namespace},
-                                 {"schema": {"name": "OpenAI"},
-                                  "backendRef": {"name": "model", "kind": "Backend", "group": "gateway.envoyproxy.io"}},
-                                 depends_on=[backend])
+        service_backends = []
+        for routed in args.models:
+            backend = custom(f"{routed.backend}-backend", "gateway.envoyproxy.io/v1alpha1", "Backend",
+                             {"name": routed.backend, **in_namespace},
+                             {"endpoints": [{"fqdn": {"hostname": routed.host, "port": 80}}]})
+            service_backends.append(custom(
+                f"{routed.backend}-service-backend", "aigateway.envoyproxy.io/v1beta1", "AIServiceBackend",
+                {"name": routed.backend, **in_namespace},
+                {"schema": {"name": "OpenAI"},
+                 "backendRef": {"name": routed.backend, "kind": "Backend", "group": "gateway.envoyproxy.io"}},
+                depends_on=[backend]))
         route = custom("model-api-route", "aigateway.envoyproxy.io/v1beta1", "AIGatewayRoute",
-                       {"name": API_ROUTE, **in_namespace}, ai_route_spec(args.model), depends_on=[*on_gateway,
-                                                                                                  service_backend])
+                       {"name": API_ROUTE, **in_namespace}, ai_route_spec(args.models),
+                       depends_on=[*on_gateway, *service_backends])
 
         self.api_keys = {}
         for team, access in sorted(args.teams.items()):
@@ -304,11 +317,12 @@ def sign_in_policy_spec(sign_in: SignIn, redirect_url: pulumi.Input[str]) -> dic
     }
 
 
-def ai_route_spec(model: str) -> dict[str, Any]:
+def ai_route_spec(models: Sequence[RoutedModel]) -> dict[str, Any]:
+    """A rule per model: AI Gateway reads the request body's model into x-ai-eg-model and routes by it."""
     return {
         "parentRefs": parent("https"),
-        "rules": [{"matches": [{"headers": [{"type": "Exact", "name": "x-ai-eg-model", "value": model}]}],
-                   "backendRefs": [{"name": "model"}]}],
+        "rules": [{"matches": [{"headers": [{"type": "Exact", "name": "x-ai-eg-model", "value": routed.model}]}],
+                   "backendRefs": [{"name": routed.backend}]} for routed in models],
         # Tokens of each response, for the token limits and the usage metrics.
         "llmRequestCosts": [{"metadataKey": "llm_input_token", "type": "InputToken"},
                             {"metadataKey": "llm_output_token", "type": "OutputToken"},

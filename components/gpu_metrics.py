@@ -26,7 +26,7 @@ defaultTolerations).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,8 +68,8 @@ GPU_NODE_TOLERATIONS = [
 class GpuMetricsExporterArgs:
     namespace: str
     image: str
-    gpu_nodes: Mapping[str, str]
-    """The labels of the model's GPU nodes (the Workspace's labelSelector)."""
+    gpu_nodes: Sequence[Mapping[str, str]]
+    """The labels of each GPU model's nodes (its Workspace's labelSelector): the exporter runs on any of them."""
     scrapers: tuple[dict[str, Any], ...]
     """NetworkPolicy peers that may read the metrics."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -122,7 +122,7 @@ class GpuMetricsExporter(pulumi.ComponentResource):
                     "metadata": {"labels": {**labels, **self.pods}},
                     "spec": {
                         "automountServiceAccountToken": False,
-                        "nodeSelector": dict(args.gpu_nodes),
+                        **gpu_node_placement(args.gpu_nodes),
                         "tolerations": GPU_NODE_TOLERATIONS,
                         "securityContext": restricted_pod_security_context(),
                         "containers": [{
@@ -154,3 +154,13 @@ class GpuMetricsExporter(pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         self.register_outputs({"namespace": self.namespace})
+
+
+def gpu_node_placement(gpu_nodes: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+    """Pod spec fields that place the exporter on the nodes of any of the stack's GPU models: a nodeSelector for one
+    model, for several a node affinity whose terms are ORed, one per model (a nodeSelector can only AND)."""
+    if len(gpu_nodes) == 1:
+        return {"nodeSelector": dict(gpu_nodes[0])}
+    return {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": key, "operator": "In", "values": [value]} for key, value in labels.items()]}
+        for labels in gpu_nodes]}}}}

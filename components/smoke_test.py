@@ -82,7 +82,8 @@ class SmokeTest(pulumi.ComponentResource):
         )
         egress = k8s.networking.v1.NetworkPolicy(
             f"{name}-egress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="smoke-test-egress", namespace=args.namespace, labels=labels),
+            # Named after the component: each model's smoke test ("smoke-test", "smoke-test-<workspace>") has its own.
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-egress", namespace=args.namespace, labels=labels),
             spec=model_client_egress_spec(pod_selector(labels), args.connection),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )

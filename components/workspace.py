@@ -110,6 +110,9 @@ class KaitoWorkspaceArgs:
     capacity_type: str | None = None
     """Karpenter's capacity type for the model's nodes ("on-demand" or "spot"); None where the node provisioner
     cannot choose (gpu-provisioner creates regular pools only)."""
+    existing_namespace: pulumi.Output[str] | None = None
+    """`namespace` as another KaitoWorkspace of the stack created it (its first model's `namespace` output, through
+    which this one's objects wait for it): this one adds only its own model's objects. None: create the namespace."""
 
 
 class KaitoWorkspace(pulumi.ComponentResource):
@@ -136,31 +139,35 @@ class KaitoWorkspace(pulumi.ComponentResource):
         after = inherited_dependencies(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.namespace, labels={**args.labels, **pod_security_labels(args.pod_security_enforce)}
-            ),
-            opts=child,
-        )
-        # Nothing reaches a pod here unless a policy says so: the model's policy below, the demo app's own.
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny-ingress",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="default-deny-ingress", namespace=namespace.metadata.name, labels=dict(args.labels)
-            ),
-            spec=deny_all_ingress_spec(),
-            opts=child,
-        )
-
-        depends_on: list[pulumi.Resource] = [namespace, *after]
+        depends_on: list[pulumi.Resource] = list(after)
+        if args.existing_namespace is not None:
+            namespace_name = args.existing_namespace
+        else:
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-ns",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=args.namespace, labels={**args.labels, **pod_security_labels(args.pod_security_enforce)}
+                ),
+                opts=child,
+            )
+            # Nothing reaches a pod here unless a policy says so: each model's policy below, the demo app's own.
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-default-deny-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="default-deny-ingress", namespace=namespace.metadata.name, labels=dict(args.labels)
+                ),
+                spec=deny_all_ingress_spec(),
+                opts=child,
+            )
+            namespace_name = namespace.metadata.name
+            depends_on.insert(0, namespace)
         access_secret_name: str | None = None
         if args.hf_token is not None:
             access_secret_name = f"{args.workspace_name}-hf-token"
             secret = k8s.core.v1.Secret(
                 f"{name}-hf-token",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=access_secret_name, namespace=namespace.metadata.name, labels=dict(args.labels)
+                    name=access_secret_name, namespace=namespace_name, labels=dict(args.labels)
                 ),
                 type="Opaque",
                 string_data={HF_TOKEN_KEY: pulumi.Output.secret(args.hf_token)},
@@ -170,8 +177,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
 
         self.workspace: pulumi.CustomResource | None = None
         if not args.paused and args.replicas is not None:
-            self.workspace = self._inference_set(name, args, access_secret_name, namespace.metadata.name, depends_on,
-                                                 child)
+            self.workspace = self._inference_set(name, args, access_secret_name, namespace_name, depends_on, child)
         elif not args.paused:
             timeout_seconds = args.readiness_timeout_minutes * 60
             manifest = workspace_manifest(args, access_secret_name, timeout_seconds)
@@ -185,7 +191,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
                 f"{name}-workspace",
                 # Workspace has no `spec`: `resource` and `inference` sit at the top level, which
                 # pulumi_kubernetes' CustomResource class cannot express (pulumi-kubernetes#2363).
-                props={**manifest, "metadata": {**manifest["metadata"], "namespace": namespace.metadata.name}},
+                props={**manifest, "metadata": {**manifest["metadata"], "namespace": namespace_name}},
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     depends_on=depends_on,
@@ -201,7 +207,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-model-access",
             metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{args.workspace_name}-model-access", namespace=namespace.metadata.name,
+                name=f"{args.workspace_name}-model-access", namespace=namespace_name,
                 labels=dict(args.labels),
             ),
             spec=model_access_policy_spec(model_pod_labels(args.workspace_name, replicated=args.replicas is not None),
@@ -209,7 +215,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.namespace = namespace.metadata.name
+        self.namespace = namespace_name
         self.model_pods = model_pod_labels(args.workspace_name, replicated=args.replicas is not None)
         self.model_nodes = model_node_labels(args.workspace_name)
         self.workspace_name = (

@@ -110,7 +110,9 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
     size = settings.vm_size
     system = VM_SIZES.get(config.system_node_vm_size)
     names = {resource.urn: resource.name for resource in run.resources}
-    workspace = next((r for r in run.resources if r.type == WORKSPACE_TYPE), None)
+    # The stack's own model's Workspace (additional models' Workspaces are listed under additionalModels).
+    workspace = next((r for r in run.resources if r.type == WORKSPACE_TYPE
+                      and (r.inputs.get("metadata") or {}).get("name") == settings.workspace_name), None)
     manifest = {k: v for k, v in workspace.inputs.items() if k != "__defaults"} if workspace else None
     return {
         "kind": "kaito-aks offline plan",
@@ -135,6 +137,14 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
             "quotaFamily": system.quota_family if system else None,
             "vcpus": system.vcpus * config.system_node_count if system else None,
         },
+        "additionalModels": [
+            {"workspaceName": served.workspace_name, "model": served.model, "instanceType": served.instance_type,
+             "nodeCount": settings.nodes_on(served.vm_size, served), "copies": [served.min_replicas,
+                                                                                served.max_replicas],
+             "gpus": served.vm_size.gpu_count * settings.nodes_on(served.vm_size, served),
+             "quotaFamily": served.vm_size.quota_family,
+             "vcpusNeeded": served.vm_size.vcpus * settings.nodes_on(served.vm_size, served) * served.max_replicas}
+            for served in settings.models if served.additional],
         "estimatedHourlyCostUsd": run.outputs["estimatedHourlyCostUsd"],
         "estimatedMonthlyCostUsd": run.outputs["estimatedMonthlyCostUsd"],
         "estimatedCostBasis": run.outputs["estimatedCostBasis"],
@@ -168,6 +178,9 @@ def render(plan: dict[str, Any]) -> str:
         f"Quota needed     {plan['vcpusNeeded']} vCPUs of {plan['quotaFamily']}"
         + (f"; system pool {system['count']} x {system['vmSize']}: {system['vcpus']} vCPUs of {system['quotaFamily']}"
            if system["vcpus"] is not None else f"; system pool {system['count']} x {system['vmSize']}"),
+        *(f"Also serves      {extra['model']} as {extra['workspaceName']}: {extra['nodeCount']} x "
+          f"{extra['instanceType']} per copy, {extra['copies'][0]}-{extra['copies'][1]} copies, up to "
+          f"{extra['vcpusNeeded']} vCPUs of {extra['quotaFamily']}" for extra in plan["additionalModels"]),
         f"Estimated cost   ${plan['estimatedHourlyCostUsd']:.3f}/h, "
         f"${plan['estimatedMonthlyCostUsd']:,.2f}/month (730 h)",
         f"                 {plan['estimatedCostBasis']}",

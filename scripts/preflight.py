@@ -44,18 +44,20 @@ def main(argv: list[str] | None = None, capacity_factory: Callable[[str], AzureC
         else:
             print(report.blocking, file=sys.stderr)
         return 1
+    failed = report.first_failure
     if args.json:
-        print_safely(json.dumps({**report.as_dict(), "ok": report.chosen is not None}, indent=2))
-    elif report.chosen:
-        print_safely("\n".join([
-            f"preflight for stack {args.stack}: {settings.model} on {report.home.chosen.nodes} x {report.chosen} "
-            f"in {settings.location}: OK",
-            render_table(report.home.checks),
-            *report.explanation(),
-        ]))
+        print_safely(json.dumps({**report.as_dict(), "ok": failed is None}, indent=2))
+    elif failed is None:
+        print_safely("\n".join(
+            line for checked in report.every_model for line in (
+                f"preflight for stack {args.stack}: {checked.model.model} on {checked.home.chosen.nodes} x "
+                f"{checked.chosen} in {settings.location}: OK",
+                render_table(checked.home.checks),
+                *checked.explanation(),
+            )))
     else:
-        print(report.failure_message(), file=sys.stderr)
-    return 0 if report.chosen else 1
+        print(failed.failure_message(), file=sys.stderr)
+    return 0 if failed is None else 1
 
 
 if __name__ == "__main__":

@@ -11,9 +11,15 @@ from pulumi_azure_native import authorization
 
 from components.budget import CostBudget, CostBudgetArgs
 from components.cluster import AksCluster, AksClusterArgs, ClusterAccess, ClusterMonitoringOptions, ClusterOperations
-from components.cluster_monitoring import SCRAPER, AlertSettings, ClusterMonitoring, ClusterMonitoringArgs
+from components.cluster_monitoring import (
+    SCRAPER,
+    AlertSettings,
+    ClusterMonitoring,
+    ClusterMonitoringArgs,
+    MonitoredModel,
+)
 from components.demo_app import DemoApp, DemoAppArgs
-from components.front_door import FrontDoor, FrontDoorArgs, SignIn, TeamAccess, self_proxy_peer
+from components.front_door import FrontDoor, FrontDoorArgs, RoutedModel, SignIn, TeamAccess, self_proxy_peer
 from components.gateway_platform import GATEWAY_NAMESPACE, GatewayPlatform, GatewayPlatformArgs
 from components.gpu_metrics import GpuMetricsExporter, GpuMetricsExporterArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget
@@ -35,7 +41,7 @@ from components.workspace import (
 from stacks import images
 from stacks.catalog import TEMPLATE_MODELS
 from stacks.cost import estimate
-from stacks.settings import Settings
+from stacks.settings import ServedModel, Settings
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
 # The DCGM exporter's own namespace (restricted Pod Security; the model's namespace may be only baseline).
@@ -145,51 +151,15 @@ def compose(settings: Settings) -> dict[str, Any]:
         # it (KEDA clears its ScaledObject's finalizer).
         kaito_ready = pulumi.ResourceOptions.merge(kaito_ready, pulumi.ResourceOptions(depends_on=[autoscaler]))
 
-    labels = kubernetes_labels(settings, component="inference")
-    hf_token: pulumi.Output[str] | None = None
-    if settings.needs_model_access_secret and config.hf_token is not None:
-        hf_token = pulumi.Output.secret(config.hf_token.reveal())
-    workspace = KaitoWorkspace(
-        "model",
-        KaitoWorkspaceArgs(
-            workspace_name=settings.workspace_name,
-            namespace=config.namespace,
-            instance_type=settings.instance_type,
-            # What the Workspace asks for; KAITO 0.12 computes its own count for vLLM models (and
-            # ignores this deprecated field), KAITO 0.6.0 creates exactly this many nodes.
-            node_count=config.node_count,
-            preset=settings.model if settings.is_preset else None,
-            pod_template=None if settings.is_preset else cpu_model_pod_template(settings, labels),
-            hf_token=hf_token,
-            readiness_timeout_minutes=settings.profile.readiness_timeout_minutes,
-            labels=labels,
-            model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
-            extra_model_clients=(
-                *((self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else ()),
-                # Managed Prometheus reads /metrics on the model's port; so does the scaler, to count the queue.
-                *((SCRAPER,) if config.metrics else ()),
-                *((scaler_peer(),) if settings.replicated else ()),
-            ),
-            pod_security_enforce=settings.mode.pod_security_level(settings.model),
-            paused=config.paused,
-            # Karpenter buys what the Workspace pins (on-demand unless spot is asked for); gpu-provisioner has no
-            # choice to make.
-            capacity_type=config.capacity_type if settings.uses_karpenter else None,
-            replicas=ReplicaRange(config.min_replicas, config.max_replicas) if settings.replicated else None,
-            gpu_pool_cleanup=GpuPoolCleanupTarget(
-                resource_group=settings.resource_group_name,
-                cluster=settings.cluster_name,
-                subscription_id=config.subscription_id,
-            ),
-        ),
-        opts=kaito_ready,
-    )
+    models = build_models(settings, kaito_ready)
+    workspace = models[0][1]
     endpoint = inference_endpoint(workspace.model_service, config.namespace)
     connection = in_cluster_model(endpoint, workspace.model_pods, MODEL_PORT)
     clients_after: list[pulumi.Resource] = [workspace]
     exposure: dict[str, Any] = {}
+    front_door = None
     if settings.public:
-        front_door = build_front_door(settings, workspace, client.tenant_id, on_cluster)
+        front_door = build_front_door(settings, models, client.tenant_id, on_cluster)
         connection = front_door_connection(front_door, config.tls_issuer)
         clients_after.append(front_door)
         exposure.update({
@@ -203,25 +173,40 @@ def compose(settings: Settings) -> dict[str, Any]:
     after_workspace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=clients_after))
 
     cost = estimate(settings)
-    if not config.paused:
+    additional: dict[str, dict[str, Any]] = {}
+    for index, (served, model_workspace) in enumerate(models):
+        # Each model's own record among the outputs (the stack's own model's are the top-level outputs).
+        record = additional.setdefault(served.workspace_name, {
+            "model": served.model, "instanceType": served.instance_type,
+            "inferenceEndpoint": model_workspace.inference_endpoint,
+        }) if served.additional else exposure
+        if config.paused:
+            continue
+        model_connection = connection if front_door is not None else in_cluster_model(
+            inference_endpoint(model_workspace.model_service, config.namespace), model_workspace.model_pods,
+            MODEL_PORT)
         smoke_test = SmokeTest(
-            "smoke-test",
+            "smoke-test" if index == 0 else f"smoke-test-{served.workspace_name}",
             SmokeTestArgs(
                 namespace=workspace.namespace,
-                connection=connection,
-                model=settings.model,
+                connection=model_connection,
+                model=served.model,
                 source=read_sources("app.py", "smoke_test.py"),
                 image=images.PYTHON_IMAGE,
-                labels={**kubernetes_labels(settings, component="smoke-test"), **MODEL_CLIENT_LABEL},
+                labels={**kubernetes_labels(settings, component="smoke-test", instance=served.workspace_name),
+                        **MODEL_CLIENT_LABEL},
                 # Through a front door the certificate may still be on its way: ask for up to ten minutes.
                 attempts=30 if settings.public else 5,
                 load_streams=config.measure_streams,
             ),
-            opts=after_workspace,
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(
+                depends_on=[model_workspace, *clients_after[1:]])),
         )
         if smoke_test.measurement is not None:
-            exposure["smokeTestMeasurement"] = smoke_test.measurement.apply(
-                lambda measured: with_cost_per_million_tokens(measured, cost.hourly_usd))
+            # The stack's own model is priced at the whole stack's $/h; each additional one at its own nodes'.
+            hourly = cost.hourly_usd if index == 0 else cost.model_usd_per_hour(served.workspace_name)
+            record["smokeTestMeasurement"] = smoke_test.measurement.apply(
+                lambda measured, hourly=hourly: with_cost_per_million_tokens(measured, hourly))
 
     if config.budget_monthly_usd:
         CostBudget(
@@ -255,8 +240,9 @@ def compose(settings: Settings) -> dict[str, Any]:
             exposure["demoAppPortForward"] = demo_app.port_forward_command
 
     if config.metrics or config.container_logs:
-        monitoring = build_monitoring(settings, cluster, workspace, client.object_id, cost.hourly_usd, on_cluster,
-                                      model_ready=clients_after)
+        monitoring = build_monitoring(settings, cluster, models, client.object_id, cost.hourly_usd, on_cluster,
+                                      model_ready=[*(model_workspace for _, model_workspace in models),
+                                                   *clients_after[1:]])
         if monitoring.dashboard_url is not None:
             exposure["grafanaDashboardUrl"] = monitoring.dashboard_url
     return {
@@ -275,10 +261,62 @@ def compose(settings: Settings) -> dict[str, Any]:
         "estimatedCostBasis": cost.basis(),
         **({"estimatedHourlyCostUsdAtMaxReplicas": cost.hourly_usd_at_most}
            if cost.hourly_usd_at_most is not None else {}),
+        **({"additionalModels": additional} if additional else {}),
         "paused": config.paused,
         "kaitoInstall": settings.mode.name,
         **extra_outputs,
     }
+
+
+def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions) -> list[tuple[ServedModel, KaitoWorkspace]]:
+    """A KaitoWorkspace per model: the stack's own as "model" (it creates the namespace), each additional one as
+    "model-<workspace>" in that namespace."""
+    config = settings.config
+    built: list[tuple[ServedModel, KaitoWorkspace]] = []
+    for served in settings.models:
+        labels = kubernetes_labels(settings, component="inference", instance=served.workspace_name)
+        hf_token: pulumi.Output[str] | None = None
+        if settings.needs_access_secret(served) and config.hf_token is not None:
+            hf_token = pulumi.Output.secret(config.hf_token.reveal())
+        workspace = KaitoWorkspace(
+            f"model-{served.workspace_name}" if served.additional else "model",
+            KaitoWorkspaceArgs(
+                workspace_name=served.workspace_name,
+                namespace=config.namespace,
+                existing_namespace=built[0][1].namespace if built else None,
+                instance_type=served.instance_type,
+                # What the Workspace asks for; KAITO 0.12 computes its own count for vLLM models (and
+                # ignores this deprecated field), KAITO 0.6.0 creates exactly this many nodes.
+                node_count=served.requested_nodes,
+                preset=served.model if served.is_preset else None,
+                pod_template=None if served.is_preset else cpu_model_pod_template(served, labels),
+                hf_token=hf_token,
+                readiness_timeout_minutes=served.profile.readiness_timeout_minutes,
+                labels=labels,
+                model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
+                extra_model_clients=(
+                    *((self_proxy_peer(GATEWAY_NAMESPACE, config.namespace),) if settings.public else ()),
+                    # Managed Prometheus reads /metrics on the model's port; so does the scaler, to count the queue.
+                    *((SCRAPER,) if config.metrics else ()),
+                    *((scaler_peer(),) if served.replicated else ()),
+                ),
+                # The namespace is shared: it enforces what every model's pods pass.
+                pod_security_enforce=settings.pod_security_level,
+                paused=config.paused,
+                # Karpenter buys what the Workspace pins (on-demand unless spot is asked for); gpu-provisioner has
+                # no choice to make.
+                capacity_type=config.capacity_type if settings.uses_karpenter else None,
+                replicas=ReplicaRange(served.min_replicas, served.max_replicas) if served.replicated else None,
+                gpu_pool_cleanup=GpuPoolCleanupTarget(
+                    resource_group=settings.resource_group_name,
+                    cluster=settings.cluster_name,
+                    subscription_id=config.subscription_id,
+                ),
+            ),
+            opts=kaito_ready,
+        )
+        built.append((served, workspace))
+    return built
 
 
 # kaito-aks's own API clients at the front door, with limits of their own (a person chatting; one test question).
@@ -288,8 +326,8 @@ OWN_TEAMS = {DEMO_APP: TeamAccess(requests_per_minute=60, tokens_per_minute=100_
              SMOKE_TEST: TeamAccess(requests_per_minute=30, tokens_per_minute=20_000)}
 
 
-def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: pulumi.Input[str],
-                     on_cluster: pulumi.ResourceOptions) -> FrontDoor:
+def build_front_door(settings: Settings, models: list[tuple[ServedModel, KaitoWorkspace]],
+                     tenant_id: pulumi.Input[str], on_cluster: pulumi.ResourceOptions) -> FrontDoor:
     """The gateway platform and the stack's front door (kaito-aks:exposure public)."""
     config = settings.config
     labels = kubernetes_labels(settings, component="front-door", name="front-door")
@@ -307,6 +345,7 @@ def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: p
         secret = config.sign_in_client_secret.reveal() if config.sign_in_client_secret else ""
         sign_in = SignIn(tenant_id=tenant_id, client_id=config.sign_in_client_id or "",
                          client_secret=pulumi.Output.secret(secret))
+    workspace = models[0][1]
     return FrontDoor(
         "front-door",
         FrontDoorArgs(
@@ -315,8 +354,9 @@ def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: p
             gateway_namespace=platform.gateway_namespace,
             location=settings.location,
             label_prefix=f"kaito-{settings.stack}",
-            model=settings.model,
-            model_host=f"{workspace.model_service}.{config.namespace}.svc.cluster.local",
+            models=[RoutedModel(served.model, f"{model_workspace.model_service}.{config.namespace}.svc.cluster.local",
+                                "model" if not served.additional else f"model-{served.workspace_name}")
+                    for served, model_workspace in models],
             teams=teams,
             tls_issuer=config.tls_issuer,
             acme_email=config.acme_email or "",
@@ -330,20 +370,21 @@ def build_front_door(settings: Settings, workspace: KaitoWorkspace, tenant_id: p
     )
 
 
-def build_monitoring(settings: Settings, cluster: AksCluster, workspace: KaitoWorkspace,
+def build_monitoring(settings: Settings, cluster: AksCluster, models: list[tuple[ServedModel, KaitoWorkspace]],
                      deployer_object_id: pulumi.Input[str], hourly_cost_usd: float, on_cluster: pulumi.ResourceOptions,
                      model_ready: list[pulumi.Resource]) -> ClusterMonitoring:
     """What reads the model's metrics and logs and watches them (kaito-aks:metrics, alerts, grafana,
     containerLogs); on GPU sizes, with the DCGM exporter on the model's nodes."""
     config = settings.config
     gpu_exporter = None
-    if config.metrics and settings.is_preset and not config.paused:
+    gpu_nodes = [model_workspace.model_nodes for served, model_workspace in models if served.is_preset]
+    if config.metrics and gpu_nodes and not config.paused:
         exporter = GpuMetricsExporter(
             "gpu-metrics",
             GpuMetricsExporterArgs(
                 namespace=GPU_METRICS_NAMESPACE,
                 image=images.DCGM_EXPORTER_IMAGE,
-                gpu_nodes=workspace.model_nodes,
+                gpu_nodes=gpu_nodes,
                 scrapers=(SCRAPER,),
                 labels=kubernetes_labels(settings, component="gpu-metrics", name="dcgm-exporter"),
             ),
@@ -358,8 +399,9 @@ def build_monitoring(settings: Settings, cluster: AksCluster, workspace: KaitoWo
             cluster_name=settings.cluster_name,
             cluster_id=cluster.cluster_id,
             namespace=config.namespace,
-            model_pods=workspace.model_pods,
-            engine=settings.mode.serving_engine if settings.is_preset else LLAMA_CPP,
+            models=[MonitoredModel(served.workspace_name, model_workspace.model_pods,
+                                   settings.mode.serving_engine if served.is_preset else LLAMA_CPP)
+                    for served, model_workspace in models],
             metrics_workspace_id=cluster.metrics_workspace_id,
             log_workspace_id=cluster.log_workspace_id,
             alerts=AlertSettings(config.alert_ttft_p95_seconds, tuple(config.budget_contact_emails))
@@ -420,21 +462,23 @@ def read_sources(*filenames: str) -> dict[str, str]:
     return {filename: (DEMO_APP_DIR / filename).read_text(encoding="utf-8") for filename in filenames}
 
 
-def kubernetes_labels(settings: Settings, component: str, name: str = "kaito-aks") -> dict[str, str]:
-    """The recommended app.kubernetes.io labels for this stack's objects."""
+def kubernetes_labels(settings: Settings, component: str, name: str = "kaito-aks",
+                      instance: str | None = None) -> dict[str, str]:
+    """The recommended app.kubernetes.io labels for this stack's objects (instance: the model they belong to, the
+    stack's own by default)."""
     return {
         "app.kubernetes.io/name": name,
-        "app.kubernetes.io/instance": settings.workspace_name,
+        "app.kubernetes.io/instance": instance or settings.workspace_name,
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/part-of": "kaito-aks",
         "app.kubernetes.io/managed-by": "pulumi",
     }
 
 
-def cpu_model_pod_template(settings: Settings, labels: dict[str, str]) -> dict[str, Any]:
+def cpu_model_pod_template(served: ServedModel, labels: dict[str, str]) -> dict[str, Any]:
     """llama.cpp serving a CPU model, sized for the chosen D-series VM."""
-    model = TEMPLATE_MODELS[settings.model]
-    size = settings.vm_size
+    model = TEMPLATE_MODELS[served.model]
+    size = served.vm_size
     server = LlamaCppServer(
         image=images.LLAMA_CPP_SERVER_IMAGE,
         hf_repo=model.hf_repo,

@@ -25,6 +25,8 @@ from stacks.config_kinds import (
     Date,
     Integer,
     Kind,
+    ModelEntry,
+    Models,
     Secret,
     SecretText,
     Tags,
@@ -105,6 +107,18 @@ def _region_problem(text: str) -> tuple[str, str] | None:
     return region_problem(text)
 
 
+# The kinds of the stack's model settings; an additional model's keys (kaito-aks:additionalModels) are read by the
+# same ones.
+MODEL_SIZE = Choice({"cpu": "no GPU", "small": "one A10", "medium": "one A100", "large": "several A100s"},
+                    what="a model size")
+MODEL = Text()
+INSTANCE_TYPE = Text(pattern=r"Standard_[A-Za-z0-9_]+", meaning="an Azure VM size name",
+                     example="Standard_NC24ads_A100_v4")
+NODE_COUNT = Integer(minimum=1)
+REPLICAS = Integer(minimum=1, maximum=20)
+WORKSPACE_NAME = Text(pattern=DNS1123_LABEL, meaning=DNS1123_MEANING, example="ws-phi-4")
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """The settings of one stack, as typed values (defaults applied). Built only by stacks/settings."""
@@ -123,10 +137,7 @@ class StackConfig:
         namespace=AZURE, shown_default="`az account show`",
     )
     model_size: str = setting(
-        "modelSize",
-        Choice({"cpu": "no GPU", "small": "one A10", "medium": "one A100", "large": "several A100s"},
-               what="a model size"),
-        "cpu",
+        "modelSize", MODEL_SIZE, "cpu",
         "Model size profile (README, Model sizes): cpu (no GPU quota needed), small, medium or large.",
     )
     kaito_install: str = setting(
@@ -158,28 +169,26 @@ class StackConfig:
         "needs Spot vCPU quota). Changing it replaces the model deployment.",
     )
     model: str | None = setting(
-        "model", Text(), None,
+        "model", MODEL, None,
         "Another model than the profile's: a KAITO preset (addon), a Hugging Face id (upstream) or a CPU model.",
         shown_default="the profile's",
     )
     instance_type: str | None = setting(
-        "instanceType",
-        Text(pattern=r"Standard_[A-Za-z0-9_]+", meaning="an Azure VM size name", example="Standard_NC24ads_A100_v4"),
-        None,
+        "instanceType", INSTANCE_TYPE, None,
         "VM size KAITO provisions for the model. Unset: the profile's first size that fits (and, with preflight, "
         "has quota).",
         shown_default="the profile's first that fits",
     )
     node_count: int = setting(
-        "nodeCount", Integer(minimum=1), 1,
+        "nodeCount", NODE_COUNT, 1,
         "Number of model nodes (KAITO sums GPUs and GPU memory across them). Every profile's model fits on one.",
     )
     min_replicas: int = setting(
-        "minReplicas", Integer(minimum=1, maximum=20), 1,
+        "minReplicas", REPLICAS, 1,
         "kaitoInstall upstream, GPU models: the fewest copies of the model that serve (each on its own nodes).",
     )
     max_replicas: int = setting(
-        "maxReplicas", Integer(minimum=1, maximum=20), 1,
+        "maxReplicas", REPLICAS, 1,
         "kaitoInstall upstream, GPU models: the most copies of the model; above minReplicas, KEDA adds copies while "
         "requests queue (an InferenceSet scaled by keda-kaito-scaler). Preflight and the estimate count the most.",
     )
@@ -190,11 +199,23 @@ class StackConfig:
         "Kubernetes namespace for the Workspace and its clients (created by the stack).",
     )
     workspace_name: str | None = setting(
-        "workspaceName",
-        Text(pattern=DNS1123_LABEL, meaning=DNS1123_MEANING, example="ws-phi-4"),
-        None,
+        "workspaceName", WORKSPACE_NAME, None,
         "Name of the KAITO Workspace and of the Service KAITO creates for it.",
         shown_default="ws-<model>",
+    )
+    additional_models: Mapping[str, ModelEntry] = setting(
+        "additionalModels",
+        Models(fields={"model": ("model", MODEL), "modelSize": ("model_size", MODEL_SIZE),
+                       "instanceType": ("instance_type", INSTANCE_TYPE), "nodeCount": ("node_count", NODE_COUNT),
+                       "minReplicas": ("min_replicas", REPLICAS), "maxReplicas": ("max_replicas", REPLICAS)},
+               name=WORKSPACE_NAME),
+        {},
+        "More models served beside the stack's own, each by its Workspace name: `pulumi config set --path "
+        "'kaito-aks:additionalModels.ws-second.model' <model>`, and optionally its own modelSize, instanceType, "
+        "nodeCount, minReplicas and maxReplicas (unset: the stack's modelSize, its first size that fits, one node, one "
+        "copy). Each gets its Workspace, Service, policy, smoke test, cost line and endpoint (the additionalModels "
+        "output); the stack's other settings apply to all (README, Several models).",
+        shown_default="—",
     )
     kubernetes_version: str | None = setting(
         "kubernetesVersion",

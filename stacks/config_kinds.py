@@ -250,6 +250,72 @@ class Teams(Kind):
         return dict(default)
 
 
+@dataclass(frozen=True)
+class ModelEntry:
+    """One more model of the stack: its model and, where given, its own size, VM size, node count and copies
+    (None: the stack's model size, the size's first VM that fits, one node, one copy)."""
+
+    model: str
+    model_size: str | None = None
+    instance_type: str | None = None
+    node_count: int | None = None
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+
+
+@dataclass(frozen=True)
+class Models(Kind):
+    """A map of names (each model's Workspace name) to {model, and optionally modelSize, instanceType, nodeCount,
+    minReplicas, maxReplicas}, each read by the kind of the stack-wide setting of the same key."""
+
+    fields: Mapping[str, tuple[str, Kind]] = field(default_factory=dict)
+    """Entry key -> (ModelEntry attribute, the kind that reads its value)."""
+    name: Kind = field(default_factory=Text)
+    """How an entry's name (its Workspace name) is read."""
+    schema_type: str | None = None
+
+    def parse(self, text: str, key: str) -> dict[str, ModelEntry]:
+        how = f"`pulumi config set --path '{key}.ws-second.model' <model>`"
+        try:
+            entries = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            entries = None
+        if not isinstance(entries, dict):
+            raise Invalid("is not a map of Workspace names to models", f"add a model with {how}")
+        problems = []
+        parsed: dict[str, ModelEntry] = {}
+        for name, entry in entries.items():
+            try:
+                self.name.parse(name, f"{key}.{name}")
+            except Invalid as error:
+                problems.append(f"name '{name}' {error.reason} ({error.fix})")
+                continue
+            if not isinstance(entry, dict) or not isinstance(entry.get("model"), str) or not entry["model"].strip():
+                problems.append(f"'{name}' names no model: {how.replace('ws-second', name)}")
+                continue
+            values: dict[str, Any] = {}
+            for entry_key, value in entry.items():
+                if entry_key not in self.fields:
+                    hint = closest_hint(entry_key, list(self.fields))
+                    problems.append(f"'{name}.{entry_key}' is not a model's key{hint} (keys: {', '.join(self.fields)})")
+                    continue
+                attribute, kind = self.fields[entry_key]
+                value_text = value.strip() if isinstance(value, str) else json.dumps(value)
+                try:
+                    # The key as the kind's fix writes it into a command: a nested key is set with --path.
+                    values[attribute] = kind.parse(value_text, f"--path '{key}.{name}.{entry_key}'")
+                except Invalid as error:
+                    problems.append(f"'{name}.{entry_key}' '{value_text}' {error.reason} ({error.fix})")
+            if len(values) == len(entry):
+                parsed[name] = ModelEntry(**values)
+        if problems:
+            raise Invalid("has " + "; ".join(problems), f"a model is set with {how}")
+        return dict(sorted(parsed.items()))
+
+    def schema_default(self, default: Any) -> Any:
+        return dict(default)
+
+
 class SecretText:
     """A secret config value that never shows itself in a repr, a log line or an exception."""
 

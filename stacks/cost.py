@@ -16,6 +16,8 @@ class CostLine:
     sku: str
     quantity: int
     price: prices.Price | None
+    workspace: str | None = None
+    """The model whose nodes these are, in a stack of several models."""
 
     @property
     def usd_per_hour(self) -> float | None:
@@ -29,8 +31,9 @@ class CostEstimate:
     metrics: bool = False
     spot: bool = False
     """The model's nodes are spot: their price is the last recorded one, and the node may be evicted."""
-    max_replicas: int | None = None
-    """With autoscaling: the most copies of the model, whose cost is `hourly_usd_at_most`."""
+    max_replicas: str | None = None
+    """With autoscaling: the most copies of the models ("3", or "3 of ws-a and 2 of ws-b"), whose cost is
+    `hourly_usd_at_most`."""
     hourly_usd_at_most: float | None = None
 
     @property
@@ -40,6 +43,10 @@ class CostEstimate:
     @property
     def monthly_usd(self) -> float:
         return round(self.hourly_usd * HOURS_PER_MONTH, 2)
+
+    def model_usd_per_hour(self, workspace: str) -> float:
+        """What one model's nodes cost an hour (at its fewest copies), in a stack of several models."""
+        return round(sum(line.usd_per_hour or 0.0 for line in self.lines if line.workspace == workspace), 4)
 
     @property
     def unpriced(self) -> list[str]:
@@ -76,10 +83,13 @@ def estimate(settings: Settings) -> CostEstimate:
         CostLine("system pool", config.system_node_vm_size, config.system_node_count,
                  prices.price_of(config.system_node_vm_size, region)),
     ]
+    several = len(settings.models) > 1
     if not config.paused:
-        # Every copy of the model has its own nodes: the estimate is at the fewest copies (minReplicas).
-        lines.append(model_nodes_line(settings.instance_type, settings.node_count * config.min_replicas,
-                                      config.capacity_type, region))
+        # Every copy of a model has its own nodes: the estimate is at the fewest copies (minReplicas).
+        for served in settings.models:
+            lines.append(model_nodes_line(served.instance_type, settings.nodes_on(served.vm_size, served)
+                                          * served.min_replicas, config.capacity_type, region,
+                                          served.workspace_name if several else None))
     if config.demo_app and settings.public:
         lines.append(CostLine("load balancer", prices.LOAD_BALANCER, 1, prices.price_of(prices.LOAD_BALANCER, region)))
         lines.append(CostLine("public IP", prices.PUBLIC_IP, 1, prices.price_of(prices.PUBLIC_IP, region)))
@@ -95,23 +105,31 @@ def estimate(settings: Settings) -> CostEstimate:
         lines.append(CostLine("Managed Grafana (Standard)", prices.MANAGED_GRAFANA, 1,
                               prices.price_of(prices.MANAGED_GRAFANA, region)))
     most = None
-    if settings.replicated and config.max_replicas > config.min_replicas and not config.paused:
-        per_copy = model_nodes_line(settings.instance_type, settings.node_count, config.capacity_type, region)
-        most = round(sum(line.usd_per_hour or 0.0 for line in lines)
-                     + (per_copy.usd_per_hour or 0.0) * (config.max_replicas - config.min_replicas), 4)
-    return CostEstimate(region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot",
-                        max_replicas=config.max_replicas if most is not None else None, hourly_usd_at_most=most)
+    scaled = [served for served in settings.models if served.max_replicas > served.min_replicas]
+    if scaled and not config.paused:
+        more = 0.0
+        for served in scaled:
+            per_copy = model_nodes_line(served.instance_type, settings.nodes_on(served.vm_size, served),
+                                        config.capacity_type, region)
+            more += (per_copy.usd_per_hour or 0.0) * (served.max_replicas - served.min_replicas)
+        most = round(sum(line.usd_per_hour or 0.0 for line in lines) + more, 4)
+    return CostEstimate(
+        region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot",
+        max_replicas=(" and ".join(f"{served.max_replicas} of {served.workspace_name}" for served in scaled)
+                      if several else str(scaled[0].max_replicas)) if most is not None else None,
+        hourly_usd_at_most=most)
 
 
-def model_nodes_line(size: str, nodes: int, capacity_type: str, region: str) -> CostLine:
+def model_nodes_line(size: str, nodes: int, capacity_type: str, region: str, workspace: str | None = None) -> CostLine:
     """The model's nodes at the price of how they are bought. A spot node without a recorded spot price is counted
     at the on-demand price, the most spot can cost: Azure Karpenter buys it with max price -1 (Azure/karpenter-
     provider-azure@v1.12.0:pkg/providers/instance/vminstance.go). Settings warn that such a size may have no spot
     offering at all."""
+    item = "model nodes" if workspace is None else f"model nodes of {workspace}"
     if capacity_type == "spot":
         spot = prices.price_of(prices.spot_sku(size), region)
         if spot is not None:
-            return CostLine("model nodes (spot)", prices.spot_sku(size), nodes, spot)
-        return CostLine("model nodes (spot, no spot price recorded: at the on-demand price, see the warning)", size,
-                        nodes, prices.price_of(size, region))
-    return CostLine("model nodes", size, nodes, prices.price_of(size, region))
+            return CostLine(f"{item} (spot)", prices.spot_sku(size), nodes, spot, workspace)
+        return CostLine(f"{item} (spot, no spot price recorded: at the on-demand price, see the warning)", size,
+                        nodes, prices.price_of(size, region), workspace)
+    return CostLine(item, size, nodes, prices.price_of(size, region), workspace)

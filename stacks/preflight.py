@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from components import azure_api
 from stacks.catalog import VM_SIZES
-from stacks.settings import ConfigError, Settings
+from stacks.settings import ConfigError, ServedModel, Settings
 
 QUOTA_PORTAL = "https://portal.azure.com/#view/Microsoft_Azure_Capacity/QuotaMenuBlade/~/myQuotas"
 TURN_OFF = "`pulumi config set kaito-aks:preflight false`"
@@ -132,34 +132,60 @@ class RegionReport:
 
 @dataclass
 class PreflightReport:
+    """One model's check (the stack's own model's, with the additional models' reports in `additional`)."""
+
     settings: Settings
     home: RegionReport
     elsewhere: list[RegionReport]
     subscription_id: str
     blocking: str | None = None
     """Something about the existing cluster that no VM size fixes (its network does not suit the settings)."""
+    served: ServedModel | None = None
+    """The model checked; None: the stack's own."""
+    additional: list[PreflightReport] = field(default_factory=list)
+    """The additional models' checks, each counting the nodes of the models before it."""
+
+    @property
+    def model(self) -> ServedModel:
+        return self.served or self.settings.primary
 
     @property
     def chosen(self) -> str | None:
         return self.home.chosen.size if self.home.chosen else None
 
+    @property
+    def every_model(self) -> list[PreflightReport]:
+        return [self, *self.additional]
+
+    @property
+    def first_failure(self) -> PreflightReport | None:
+        """The first model with no size that fits, in the order the models are checked."""
+        return next((report for report in self.every_model if report.chosen is None), None)
+
     def explanation(self) -> list[str]:
         lines = []
+        # With several models, each line says whose it is.
+        prefix = f"preflight ({self.model.workspace_name})" if len(self.settings.models) > 1 else "preflight"
         for check in self.home.checks:
             if check.ok:
                 family = check.family_counter.describe() if check.family_counter else "?"
                 regional = check.regional_counter.describe() if check.regional_counter else "?"
-                lines.append(f"preflight: {check.size} in {check.region}: offered, quota ok (family {check.family} "
+                lines.append(f"{prefix}: {check.size} in {check.region}: offered, quota ok (family {check.family} "
                              f"{family}, regional {regional}, needs {check.family_extra} more)")
                 break
-            lines.append(f"preflight: skipped {check.size} in {check.region}: {'; '.join(check.problems)}")
+            lines.append(f"{prefix}: skipped {check.size} in {check.region}: {'; '.join(check.problems)}")
         return lines
 
     def failure_message(self) -> str:
         settings = self.settings
+        model = self.model
+        earlier = self.settings.models[:self.settings.models.index(model)]
         head = (
-            f"preflight: no VM size for {settings.model} is available in "
+            f"preflight: no VM size for {model.model} is available in "
             f"{settings.location} for subscription {self.subscription_id}. Nothing was created."
+            + (f" (Counted with the nodes of {', '.join(served.model for served in earlier)}, checked first; "
+               f"serving fewer models needs less: `pulumi config rm --path '{model.keys.entry_key}'`.)"
+               if earlier else "")
         )
         table = render_table(self.home.checks)
         steps = ["Next steps:"]
@@ -189,15 +215,16 @@ class PreflightReport:
         if not self.elsewhere:
             steps.append("  - list other regions to check in kaito-aks:preflightRegions, e.g. "
                          "`pulumi config set --path 'kaito-aks:preflightRegions[0]' westeurope`")
-        if not settings.profile.cpu_only:
+        if not model.profile.cpu_only:
             steps.append(
-                "  - or serve a CPU model that needs no GPU quota: `pulumi config set kaito-aks:modelSize cpu`"
+                f"  - or serve a CPU model that needs no GPU quota: `{model.keys.set_command('modelSize', 'cpu')}`"
             )
         return "\n".join([head, table, *steps])
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "stack": self.settings.stack, "region": self.settings.location, "model": self.settings.model,
+            "stack": self.settings.stack, "region": self.settings.location, "model": self.model.model,
+            "workspaceName": self.model.workspace_name,
             "nodeCount": self.home.chosen.nodes if self.home.chosen else None,
             "subscriptionId": self.subscription_id, "chosen": self.chosen,
             "checks": [check.as_dict() for check in self.home.checks],
@@ -206,6 +233,7 @@ class PreflightReport:
                  "checks": [c.as_dict() for c in r.checks]}
                 for r in self.elsewhere
             ],
+            **({"additionalModels": [report.as_dict() for report in self.additional]} if self.additional else {}),
         }
 
 
@@ -281,7 +309,11 @@ def _size_facts(size: str, sku_index: dict[str, dict]) -> tuple[int, str]:
 
 
 def check_region(settings: Settings, capacity: AzureCapacity, region: str, candidates: Iterable[str],
-                 existing: list[dict], call: Callable, karpenter_vms: list[dict] | None = None) -> RegionReport:
+                 existing: list[dict], call: Callable, karpenter_vms: list[dict] | None = None,
+                 served: ServedModel | None = None, planned: Iterable[tuple[str, int]] = ()) -> RegionReport:
+    """Which of `candidates` can hold the copies of `served` (the stack's own model by default) in `region`, with
+    `planned` (VM size, nodes) of the stack's other models already counted against the quota."""
+    served = served or settings.primary
     skus = call(capacity.resource_skus, region)
     sku_index = {s["name"].lower(): s for s in skus if s.get("resourceType") == "virtualMachines" and s.get("name")}
     counters = {
@@ -296,6 +328,7 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     held_by_family, held_total = _held_vcpus(
         [*(_pool_machines(existing) if here else []), *_karpenter_machines(karpenter, spot=False)], sku_index)
     _, held_spot = _held_vcpus(_karpenter_machines(karpenter, spot=True), sku_index)
+    planned_by_family, planned_total = _held_vcpus(planned, sku_index)
     system_vcpus_each, system_family = _size_facts(settings.config.system_node_vm_size, sku_index)
     system_vcpus = system_vcpus_each * settings.config.system_node_count
 
@@ -313,8 +346,8 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
     checks = []
     for size in candidates:
         vcpus_each, family = _size_facts(size, sku_index)
-        # Room for the most copies of the model the stack may run (kaito-aks:maxReplicas), each on its own nodes.
-        nodes = settings.nodes_on(VM_SIZES[size]) * settings.config.max_replicas
+        # Room for the most copies of the model the stack may run (maxReplicas), each on its own nodes.
+        nodes = settings.nodes_on(VM_SIZES[size], served) * served.max_replicas
         check = SizeCheck(size=size, region=region, vcpus_needed=vcpus_each * nodes, family=family, nodes=nodes)
         sku = sku_index.get(size.lower())
         if sku is None:
@@ -336,11 +369,12 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
                 # commonerrorhandlers.go, "regional vCPU quota for spot (LowPriorityQuota)").
                 check.family = SPOT_QUOTA
                 key = normalize_family(SPOT_QUOTA)
-                check.family_extra = max(0, check.vcpus_needed - held_spot)
+                check.family_extra = max(0, check.vcpus_needed + planned_total - held_spot)
             else:
                 key = normalize_family(family)
-                planned = check.vcpus_needed + (system_vcpus if key == normalize_family(system_family) else 0)
-                check.family_extra = max(0, planned - held_by_family.get(key, 0))
+                wanted = (check.vcpus_needed + planned_by_family.get(key, 0)
+                          + (system_vcpus if key == normalize_family(system_family) else 0))
+                check.family_extra = max(0, wanted - held_by_family.get(key, 0))
             check.family_counter = counters.get(key)
             if check.family_counter is None:
                 check.problems.append(f"no quota counter for {check.family} in {region} (quota 0)")
@@ -349,7 +383,8 @@ def check_region(settings: Settings, capacity: AzureCapacity, region: str, candi
                     f"{check.family} quota {check.family_counter.describe()} vCPUs has no room for "
                     f"{check.family_extra} more"
                 )
-            check.regional_extra = max(0, (0 if spot else check.vcpus_needed) + system_vcpus - held_total)
+            check.regional_extra = max(0, (0 if spot else check.vcpus_needed + planned_total) + system_vcpus
+                                       - held_total)
             check.regional_counter = regional
             if regional is not None and not regional.room_for(check.regional_extra):
                 check.problems.append(
@@ -368,16 +403,28 @@ def run_preflight(settings: Settings, capacity: AzureCapacity, subscription_id: 
     blocking = network_mismatch(settings, existing)
     if blocking is None and settings.config.encryption_at_host:
         blocking = encryption_at_host_unregistered(call(capacity.feature, *ENCRYPTION_AT_HOST_FEATURE), subscription_id)
-    candidates = settings.candidate_instance_types
-    home = check_region(settings, capacity, settings.location, candidates, existing, call, karpenter_vms)
-    blocking = blocking or home.system_pool_problem
-    elsewhere = []
-    if home.chosen is None:
-        elsewhere = [
-            check_region(settings, capacity, region, candidates, [], call)
-            for region in settings.config.preflight_regions if region != settings.location
-        ]
-    return PreflightReport(settings, home, elsewhere, subscription_id, blocking)
+    reports: list[PreflightReport] = []
+    planned: list[tuple[str, int]] = []
+    # Model by model, in order: each is checked with the nodes of those before it counted as planned.
+    for served in settings.models:
+        candidates = served.candidate_instance_types
+        home = check_region(settings, capacity, settings.location, candidates, existing, call, karpenter_vms, served,
+                            planned)
+        blocking = blocking or home.system_pool_problem
+        elsewhere = []
+        if home.chosen is None:
+            elsewhere = [
+                check_region(settings, capacity, region, candidates, [], call, None, served, planned)
+                for region in settings.config.preflight_regions if region != settings.location
+            ]
+        reports.append(PreflightReport(settings, home, elsewhere, subscription_id, blocking, served))
+        if home.chosen is None:
+            break
+        planned.append((home.chosen.size, home.chosen.nodes))
+    first, *additional = reports
+    first.additional = additional
+    first.blocking = blocking
+    return first
 
 
 def encryption_at_host_unregistered(feature: dict, subscription_id: str) -> str | None:
@@ -538,9 +585,12 @@ def apply_preflight(settings: Settings, log: Callable[[str], None] = print) -> S
     report = run_preflight(settings, make_capacity(subscription), subscription)
     if report.blocking is not None:
         raise PreflightError(report.blocking)
-    chosen = report.chosen
-    if chosen is None:
-        raise PreflightError(report.failure_message())
-    for line in report.explanation():
-        log(line)
-    return settings if chosen == settings.instance_type else settings.with_instance_type(chosen)
+    failed = report.first_failure
+    if failed is not None:
+        raise PreflightError(failed.failure_message())
+    chosen = {}
+    for checked in report.every_model:
+        for line in checked.explanation():
+            log(line)
+        chosen[checked.model.workspace_name] = checked.chosen
+    return settings.with_instance_types(chosen)

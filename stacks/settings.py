@@ -48,6 +48,67 @@ class ConfigError(pulumi.RunError):
 
 
 @dataclass(frozen=True)
+class ModelKeys:
+    """Where one model's settings live, for messages: the stack's own (kaito-aks:model, ...) or an additional
+    model's (kaito-aks:additionalModels.<name>.model, set with --path)."""
+
+    entry: str | None = None
+    """The additional model's name; None for the stack's own model."""
+
+    def full(self, key: str) -> str:
+        return f"{PROJECT}:{key}" if self.entry is None else f"{PROJECT}:additionalModels.{self.entry}.{key}"
+
+    def set_command(self, key: str, value: str) -> str:
+        if self.entry is None:
+            return f"pulumi config set {self.full(key)} {value}"
+        return f"pulumi config set --path '{self.full(key)}' {value}"
+
+    def rm_command(self, key: str) -> str:
+        if self.entry is None:
+            return f"pulumi config rm {self.full(key)}"
+        return f"pulumi config rm --path '{self.full(key)}'"
+
+    @property
+    def entry_key(self) -> str:
+        """The additional model's entry, e.g. kaito-aks:additionalModels.ws-second."""
+        return f"{PROJECT}:additionalModels.{self.entry}"
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One model the stack serves, resolved: which, on what VM size, how many nodes and copies."""
+
+    workspace_name: str
+    model: str
+    model_size: str
+    profile: Profile
+    is_preset: bool
+    """True for a GPU model KAITO serves as a preset; False for a CPU model kaito-aks serves with llama.cpp."""
+    instance_type: str
+    vm_size: VmSize
+    instance_type_explicit: bool
+    """Its instanceType is set: preflight then checks only that size."""
+    candidate_instance_types: tuple[str, ...]
+    """Sizes preflight may choose from, in order of preference (all fit the model)."""
+    requested_nodes: int = 1
+    """Its nodeCount setting (KAITO 0.12 computes its own count for vLLM models)."""
+    min_replicas: int = 1
+    max_replicas: int = 1
+    keys: ModelKeys = ModelKeys()
+
+    @property
+    def replicated(self) -> bool:
+        """More than one copy of the model may run: an InferenceSet, whose copies KEDA keeps between minReplicas
+        and maxReplicas, instead of a Workspace."""
+        return self.max_replicas > 1
+
+    @property
+    def additional(self) -> bool:
+        """One of kaito-aks:additionalModels, not the stack's own model."""
+        return self.keys.entry is not None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one stack needs, validated and resolved. Built only by parse_settings()."""
 
@@ -55,17 +116,8 @@ class Settings:
     """Every setting's value, defaults applied."""
     stack: str
     mode: InstallMode
-    profile: Profile
-    model: str
-    is_preset: bool
-    """True for a GPU model KAITO serves as a preset; False for a CPU model kaito-aks serves with llama.cpp."""
-    instance_type: str
-    vm_size: VmSize
-    instance_type_explicit: bool
-    """kaito-aks:instanceType is set: preflight then checks only that size."""
-    candidate_instance_types: tuple[str, ...]
-    """Sizes preflight may choose from, in order of preference (all fit the model)."""
-    workspace_name: str
+    models: tuple[ServedModel, ...]
+    """The stack's own model first, then kaito-aks:additionalModels by name."""
     tags: Mapping[str, str]
     """Every Azure resource's tags: the user's, then the standard ones on top."""
     notices: tuple[str, ...] = ()
@@ -78,24 +130,72 @@ class Settings:
     def location(self) -> str:
         return self.config.location
 
+    # The stack's own model (kaito-aks:model and the keys beside it), which single-model code reads directly.
+    @property
+    def primary(self) -> ServedModel:
+        return self.models[0]
+
+    @property
+    def model(self) -> str:
+        return self.primary.model
+
+    @property
+    def is_preset(self) -> bool:
+        return self.primary.is_preset
+
+    @property
+    def instance_type(self) -> str:
+        return self.primary.instance_type
+
+    @property
+    def vm_size(self) -> VmSize:
+        return self.primary.vm_size
+
+    @property
+    def instance_type_explicit(self) -> bool:
+        return self.primary.instance_type_explicit
+
+    @property
+    def candidate_instance_types(self) -> tuple[str, ...]:
+        return self.primary.candidate_instance_types
+
+    @property
+    def workspace_name(self) -> str:
+        return self.primary.workspace_name
+
+    @property
+    def profile(self) -> Profile:
+        return self.primary.profile
+
     @property
     def node_count(self) -> int:
-        """Model nodes KAITO creates: kaito-aks:nodeCount, or what KAITO 0.12 computes for the model."""
+        """Nodes KAITO creates for the stack's own model: kaito-aks:nodeCount, or what KAITO 0.12 computes."""
         return self.nodes_on(self.vm_size)
 
-    def nodes_on(self, size: VmSize) -> int:
-        """Model nodes KAITO creates on `size` (preflight weighs each candidate size with its own count)."""
-        return self.mode.model_nodes(self.model, size, self.config.node_count)
+    def nodes_on(self, size: VmSize, served: ServedModel | None = None) -> int:
+        """Nodes KAITO creates for one copy of a model (the stack's own by default) on `size` (preflight weighs
+        each candidate size with its own count)."""
+        served = served or self.primary
+        return self.mode.model_nodes(served.model, size, served.requested_nodes)
+
+    def needs_access_secret(self, served: ServedModel) -> bool:
+        """The model's Workspace carries the Hugging Face token (presetOptions.modelAccessSecret)."""
+        return served.is_preset and self.mode.needs_model_access_secret(served.model, self.config.hf_token is not None)
 
     @property
     def needs_model_access_secret(self) -> bool:
-        return self.is_preset and self.mode.needs_model_access_secret(self.model, self.config.hf_token is not None)
+        return self.needs_access_secret(self.primary)
 
     @property
     def replicated(self) -> bool:
-        """More than one copy of the model may run: an InferenceSet, whose copies KEDA keeps between minReplicas
-        and maxReplicas, instead of a Workspace."""
-        return self.config.max_replicas > 1
+        """Some model may run more than one copy (KEDA and its KAITO scaler are installed)."""
+        return any(served.replicated for served in self.models)
+
+    @property
+    def pod_security_level(self) -> str:
+        """What the models' shared namespace enforces: the strictest level every model's pods pass."""
+        levels = [self.mode.pod_security_level(served.model) for served in self.models]
+        return min(levels, key=("privileged", "baseline", "restricted").index)
 
     @property
     def uses_karpenter(self) -> bool:
@@ -114,9 +214,13 @@ class Settings:
     def cluster_name(self) -> str:
         return f"aks-{self.project}-{azure_safe(self.stack)}"
 
-    def with_instance_type(self, instance_type: str) -> Settings:
-        """The same settings on another size of the candidates (preflight's choice)."""
-        return dataclasses.replace(self, instance_type=instance_type, vm_size=VM_SIZES[instance_type])
+    def with_instance_types(self, chosen: Mapping[str, str]) -> Settings:
+        """The same settings with other sizes of the candidates (preflight's choice), by Workspace name."""
+        return dataclasses.replace(self, models=tuple(
+            dataclasses.replace(served, instance_type=chosen[served.workspace_name],
+                                vm_size=VM_SIZES[chosen[served.workspace_name]])
+            if chosen.get(served.workspace_name, served.instance_type) != served.instance_type else served
+            for served in self.models))
 
 
 def read_settings() -> Settings:
@@ -182,97 +286,29 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
     if {"kaito_install", "model_size"} & invalid:
         return None
     mode = INSTALL_MODES[config.kaito_install]
-    profile = mode.profiles[config.model_size]
     if not mode.installs_kaito and "node_provisioner" not in invalid and config.node_provisioner != "karpenter":
         problems.append(
             f"{key}nodeProvisioner '{config.node_provisioner}' applies to {key}kaitoInstall upstream; "
             f"{mode.title} provisions its own nodes: `pulumi config rm {key}nodeProvisioner`"
         )
     _spot_rules(config, invalid, mode, problems)
-    model = config.model or profile.model
-    if not mode.is_known_model(model):
-        problems.append(_unknown_model_message(mode, model))
-        return None
-    is_preset = mode.is_gpu_model(model)
-    _replica_rules(config, invalid, mode, is_preset, problems)
-    if is_preset and profile.cpu_only:
-        problems.append(
-            f"{key}model '{model}' is a GPU model but {key}modelSize is '{config.model_size}' (no GPU); set "
-            f"{key}modelSize to small, medium or large, or use a CPU model: {profile.model}"
-        )
-        return None
-    if not is_preset and not profile.cpu_only:
-        problems.append(
-            f"{key}model '{model}' runs on CPU but {key}modelSize is '{config.model_size}'; set "
-            f"{key}modelSize to cpu, or pick a GPU model such as {profile.model}"
-        )
-        return None
-    if mode.model_size_unknown(model) and config.instance_type is None:
-        problems.append(
-            f"{key}model '{model}' is not in kaito-aks's list of KAITO {mode.kaito_version} models, so its size is "
-            f"unknown here; KAITO serves it best-effort. Set {key}instanceType to a GPU size with room for its "
-            f"weights (e.g. Standard_NC24ads_A100_v4), or use a listed model: {', '.join(mode.gpu_models())}"
-        )
-        return None
-    if is_preset and config.hf_token is None and mode.needs_model_access_secret(model, token_set=False):
-        problems.append(
-            f"{key}hfToken is not set, and {model} {mode.token_reason(model)}; accept the model's licence on "
-            f"huggingface.co, create a read token and run `pulumi config set --secret {key}hfToken <token>` (or "
-            f"choose a model that needs none, e.g. {mode.model_without_token})"
-        )
-    if "node_count" in invalid or "instance_type" in invalid or "location" in invalid:
-        return None
-    if mode.nodes_are_computed(model) and config.node_count != 1:
-        problems.append(
-            f"{key}nodeCount '{config.node_count}' is not used by KAITO {mode.kaito_version}: it computes the node "
-            f"count of a vLLM Workspace itself, from the model and the VM size (resource.count is deprecated); "
-            f"remove it with `pulumi config rm {key}nodeCount`, or set {key}instanceType to a size with more GPUs "
-            f"(the plan shows the nodes KAITO will create)"
-        )
-        return None
-
     notices: list[str] = []
-    region = config.location
-    nodes = config.node_count
-    fitting_in_profile = [
-        name for name in profile.instance_types if not mode.shortfalls(model, VM_SIZES[name], nodes)
-    ]
-    if config.instance_type is not None:
-        instance_type = config.instance_type
-    elif fitting_in_profile:
-        instance_type = fitting_in_profile[0]
-    else:
-        fitting = mode.sizes_that_fit(model, nodes, region)
-        instance_type = fitting[0].name if fitting else profile.instance_types[0]
-    vm_size = _check_instance_type(mode, model, instance_type, nodes, region, problems)
-    if vm_size is None:
-        return None
-    if config.instance_type is None and instance_type != profile.instance_types[0]:
-        notices.append(_size_change_notice(mode, model, profile, config.model_size, instance_type, nodes, region))
-    if config.capacity_type == "spot" and prices.price_of(prices.spot_sku(instance_type), region) is None:
-        # Azure Karpenter offers spot only for a size with a Spot price meter (Azure/karpenter-provider-azure@v1.12.0:
-        # pkg/providers/instancetype/instancetypes.go, pkg/providers/pricing/pricing.go): without one, a pinned spot
-        # Workspace never gets a node.
-        notices.append(
-            f"{PROJECT}:capacityType spot: the price table has no spot price for {instance_type} in {region}. Azure "
-            f"Karpenter buys spot only for sizes that have a Spot price meter; refresh the table with ./scripts/prices "
-            f"--region {region}, and if it still has none, choose another {PROJECT}:instanceType or on-demand. "
-            f"Estimated at the on-demand price meanwhile."
-        )
-    candidates = (
-        (instance_type,) if config.instance_type is not None
-        else tuple(fitting_in_profile) if instance_type in fitting_in_profile
-        else (instance_type, *fitting_in_profile)
-    )
-    workspace_name = config.workspace_name or workspace_name_for(model)
-    if config.max_replicas > 1 and len(workspace_name) > MAX_REPLICATED_NAME:
-        # A copy's StatefulSet is named <workspace>-<5 random> and labels its pods controller-revision-hash
-        # <statefulset>-<10-character hash>; a label value has at most 63 characters.
-        problems.append(
-            f"{key}workspaceName '{workspace_name}' is too long for copies of the model ({len(workspace_name)} "
-            f"characters; at most {MAX_REPLICATED_NAME}): `pulumi config set {key}workspaceName "
-            f"{workspace_name[:MAX_REPLICATED_NAME].rstrip('-')}`"
-        )
+    requests = [ModelRequest(
+        keys=ModelKeys(), model=config.model, model_size=config.model_size, instance_type=config.instance_type,
+        node_count=config.node_count, min_replicas=config.min_replicas, max_replicas=config.max_replicas,
+        workspace_name=config.workspace_name,
+        invalid=frozenset(invalid & {"model", "instance_type", "node_count", "min_replicas", "max_replicas",
+                                     "location"}))]
+    if "additional_models" not in invalid:
+        requests += [ModelRequest(
+            keys=ModelKeys(name), model=entry.model, model_size=entry.model_size or config.model_size,
+            instance_type=entry.instance_type, node_count=entry.node_count or 1,
+            min_replicas=entry.min_replicas or 1, max_replicas=entry.max_replicas or 1, workspace_name=name,
+            invalid=frozenset(invalid & {"location"}),
+        ) for name, entry in config.additional_models.items()]
+    served = [_resolve_model(config, mode, request, problems, notices) for request in requests]
+    _several_models_rules([model for model in served if model is not None], problems)
+    if any(model is None for model in served) or "additional_models" in invalid:
         return None
     standard_tags = {
         "project": PROJECT,
@@ -289,43 +325,189 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
         config=config,
         stack=stack,
         mode=mode,
-        profile=profile,
-        model=model,
-        is_preset=is_preset,
-        instance_type=instance_type,
-        vm_size=vm_size,
-        instance_type_explicit=config.instance_type is not None,
-        candidate_instance_types=candidates,
-        workspace_name=workspace_name,
+        models=tuple(model for model in served if model is not None),
         tags=dict(sorted({**config.tags, **standard_tags}.items())),
         notices=tuple(notices),
         placeholders=tuple(_placeholders(config)),
     )
 
 
-def _replica_rules(config: StackConfig, invalid: set[str], mode: InstallMode, is_preset: bool,
-                   problems: list[str]) -> None:
+@dataclass(frozen=True)
+class ModelRequest:
+    """One model as its settings ask for it, before it is resolved: the stack's own, or an additional one."""
+
+    keys: ModelKeys
+    model: str | None
+    model_size: str
+    instance_type: str | None
+    node_count: int
+    min_replicas: int
+    max_replicas: int
+    workspace_name: str | None
+    invalid: frozenset[str] = frozenset()
+    """Which of these fields did not read cleanly (their own problems are reported already)."""
+
+
+def _resolve_model(config: StackConfig, mode: InstallMode, request: ModelRequest, problems: list[str],
+                   notices: list[str]) -> ServedModel | None:
+    """Which model, on which VM size and how many nodes: the rules for one model, with messages that name its
+    keys."""
+    keys = request.keys
+    profile = mode.profiles[request.model_size]
+    if "model" in request.invalid:
+        return None
+    model = request.model or profile.model
+    if not mode.is_known_model(model):
+        problems.append(_unknown_model_message(mode, model, keys))
+        return None
+    is_preset = mode.is_gpu_model(model)
+    _replica_rules(request, mode, is_preset, problems)
+    if is_preset and profile.cpu_only:
+        problems.append(
+            f"{keys.full('model')} '{model}' is a GPU model but {keys.full('modelSize')} is '{request.model_size}' "
+            f"(no GPU); set {keys.full('modelSize')} to small, medium or large, or use a CPU model: {profile.model}"
+        )
+        return None
+    if not is_preset and not profile.cpu_only:
+        problems.append(
+            f"{keys.full('model')} '{model}' runs on CPU but {keys.full('modelSize')} is '{request.model_size}'; set "
+            f"{keys.full('modelSize')} to cpu, or pick a GPU model such as {profile.model}"
+        )
+        return None
+    if mode.model_size_unknown(model) and request.instance_type is None:
+        problems.append(
+            f"{keys.full('model')} '{model}' is not in kaito-aks's list of KAITO {mode.kaito_version} models, so its "
+            f"size is unknown here; KAITO serves it best-effort. Set {keys.full('instanceType')} to a GPU size with "
+            f"room for its weights (e.g. Standard_NC24ads_A100_v4), or use a listed model: "
+            f"{', '.join(mode.gpu_models())}"
+        )
+        return None
+    if is_preset and config.hf_token is None and mode.needs_model_access_secret(model, token_set=False):
+        problems.append(
+            f"{PROJECT}:hfToken is not set, and {model} {mode.token_reason(model)}; accept the model's licence on "
+            f"huggingface.co, create a read token and run `pulumi config set --secret {PROJECT}:hfToken <token>` (or "
+            f"choose a model that needs none, e.g. {mode.model_without_token})"
+        )
+    if {"node_count", "instance_type", "location"} & request.invalid:
+        return None
+    if mode.nodes_are_computed(model) and request.node_count != 1:
+        problems.append(
+            f"{keys.full('nodeCount')} '{request.node_count}' is not used by KAITO {mode.kaito_version}: it computes "
+            f"the node count of a vLLM Workspace itself, from the model and the VM size (resource.count is "
+            f"deprecated); remove it with `{keys.rm_command('nodeCount')}`, or set {keys.full('instanceType')} to a "
+            f"size with more GPUs (the plan shows the nodes KAITO will create)"
+        )
+        return None
+
+    region = config.location
+    nodes = request.node_count
+    fitting_in_profile = [
+        name for name in profile.instance_types if not mode.shortfalls(model, VM_SIZES[name], nodes)
+    ]
+    if request.instance_type is not None:
+        instance_type = request.instance_type
+    elif fitting_in_profile:
+        instance_type = fitting_in_profile[0]
+    else:
+        fitting = mode.sizes_that_fit(model, nodes, region)
+        instance_type = fitting[0].name if fitting else profile.instance_types[0]
+    vm_size = _check_instance_type(mode, model, instance_type, nodes, region, problems, keys)
+    if vm_size is None:
+        return None
+    if request.instance_type is None and instance_type != profile.instance_types[0]:
+        notices.append(_size_change_notice(mode, model, profile, request.model_size, instance_type, nodes, region,
+                                           keys))
+    if config.capacity_type == "spot" and prices.price_of(prices.spot_sku(instance_type), region) is None:
+        # Azure Karpenter offers spot only for a size with a Spot price meter (Azure/karpenter-provider-azure@v1.12.0:
+        # pkg/providers/instancetype/instancetypes.go, pkg/providers/pricing/pricing.go): without one, a pinned spot
+        # Workspace never gets a node.
+        notices.append(
+            f"{PROJECT}:capacityType spot: the price table has no spot price for {instance_type} in {region}. Azure "
+            f"Karpenter buys spot only for sizes that have a Spot price meter; refresh the table with ./scripts/prices "
+            f"--region {region}, and if it still has none, choose another {keys.full('instanceType')} or on-demand. "
+            f"Estimated at the on-demand price meanwhile."
+        )
+    candidates = (
+        (instance_type,) if request.instance_type is not None
+        else tuple(fitting_in_profile) if instance_type in fitting_in_profile
+        else (instance_type, *fitting_in_profile)
+    )
+    workspace_name = request.workspace_name or workspace_name_for(model)
+    if request.max_replicas > 1 and len(workspace_name) > MAX_REPLICATED_NAME:
+        # A copy's StatefulSet is named <workspace>-<5 random> and labels its pods controller-revision-hash
+        # <statefulset>-<10-character hash>; a label value has at most 63 characters.
+        shorter = workspace_name[:MAX_REPLICATED_NAME].rstrip("-")
+        if keys.entry is None:
+            problems.append(
+                f"{keys.full('workspaceName')} '{workspace_name}' is too long for copies of the model "
+                f"({len(workspace_name)} characters; at most {MAX_REPLICATED_NAME}): "
+                f"`{keys.set_command('workspaceName', shorter)}`"
+            )
+        else:
+            problems.append(
+                f"{keys.entry_key}: the name '{workspace_name}' is too long for copies of the model "
+                f"({len(workspace_name)} characters; at most {MAX_REPLICATED_NAME}): name the entry '{shorter}'"
+            )
+        return None
+    return ServedModel(
+        workspace_name=workspace_name, model=model, model_size=request.model_size, profile=profile,
+        is_preset=is_preset, instance_type=instance_type, vm_size=vm_size,
+        instance_type_explicit=request.instance_type is not None, candidate_instance_types=candidates,
+        requested_nodes=request.node_count, min_replicas=request.min_replicas, max_replicas=request.max_replicas,
+        keys=keys,
+    )
+
+
+def _several_models_rules(served: list[ServedModel], problems: list[str]) -> None:
+    """Models of one stack share a namespace and, with exposure public, one API that routes by the model's id: each
+    needs a name and a model of its own."""
+    seen_names: dict[str, ServedModel] = {}
+    seen_models: dict[str, ServedModel] = {}
+    for model in served:
+        if model.workspace_name in seen_names:
+            first = seen_names[model.workspace_name]
+            problems.append(
+                f"{model.keys.entry_key} has the Workspace name of the stack's own model ({first.model}); both would "
+                f"be one Workspace. Name the entry otherwise (e.g. '{model.workspace_name}-2'), or "
+                f"`pulumi config set {PROJECT}:workspaceName <another name>`"
+            )
+            continue
+        if model.model in seen_models:
+            first = seen_models[model.model]
+            where = first.keys.entry_key if first.additional else "by the stack's own model"
+            problems.append(
+                f"{model.keys.full('model')} '{model.model}' is served already ({where}): clients "
+                f"choose a model by its id, so a second Workspace of it would never be asked by name. For more copies "
+                f"of it set {first.keys.full('maxReplicas')} instead (kaitoInstall upstream), and "
+                f"`pulumi config rm --path '{model.keys.entry_key}'`"
+            )
+            continue
+        seen_names[model.workspace_name] = model
+        seen_models[model.model] = model
+
+
+def _replica_rules(request: ModelRequest, mode: InstallMode, is_preset: bool, problems: list[str]) -> None:
     """Several copies of the model are an InferenceSet (KAITO 0.11+; kaito-project/kaito@v0.12.0:api/v1beta1/
     inferenceset_types.go), scaled by keda-kaito-scaler on vLLM's queue (kaito-project/keda-kaito-scaler@v0.6.2:
     README.md, vLLM only)."""
-    if {"min_replicas", "max_replicas"} & invalid or (config.min_replicas, config.max_replicas) == (1, 1):
+    if {"min_replicas", "max_replicas"} & request.invalid or (request.min_replicas, request.max_replicas) == (1, 1):
         return
-    key = f"{PROJECT}:"
-    if config.min_replicas > config.max_replicas:
+    keys = request.keys
+    if request.min_replicas > request.max_replicas:
         problems.append(
-            f"{key}minReplicas '{config.min_replicas}' is more than {key}maxReplicas '{config.max_replicas}'; "
-            f"`pulumi config set {key}maxReplicas {config.min_replicas}`"
+            f"{keys.full('minReplicas')} '{request.min_replicas}' is more than {keys.full('maxReplicas')} "
+            f"'{request.max_replicas}'; `{keys.set_command('maxReplicas', str(request.min_replicas))}`"
         )
     if not mode.installs_kaito:
         problems.append(
-            f"{key}maxReplicas '{config.max_replicas}' needs KAITO's InferenceSet, which {mode.title} (KAITO "
-            f"{mode.kaito_version}) does not have: use {key}kaitoInstall upstream (before the first deploy), or "
-            f"`pulumi config rm {key}minReplicas; pulumi config rm {key}maxReplicas`"
+            f"{keys.full('maxReplicas')} '{request.max_replicas}' needs KAITO's InferenceSet, which {mode.title} "
+            f"(KAITO {mode.kaito_version}) does not have: use {PROJECT}:kaitoInstall upstream (before the first "
+            f"deploy), or `{keys.rm_command('minReplicas')}; {keys.rm_command('maxReplicas')}`"
         )
     elif not is_preset:
         problems.append(
-            f"{key}maxReplicas '{config.max_replicas}' applies to GPU models: the scaler reads vLLM's queue, and the "
-            f"CPU model runs on llama.cpp. `pulumi config rm {key}maxReplicas` (and minReplicas)"
+            f"{keys.full('maxReplicas')} '{request.max_replicas}' applies to GPU models: the scaler reads vLLM's "
+            f"queue, and the CPU model runs on llama.cpp. `{keys.rm_command('maxReplicas')}` (and minReplicas)"
         )
 
 
@@ -428,8 +610,8 @@ def _upgrade_rules(config: StackConfig, invalid: set[str], problems: list[str]) 
         )
 
 
-def _unknown_model_message(mode: InstallMode, model: str) -> str:
-    key = f"{PROJECT}:model"
+def _unknown_model_message(mode: InstallMode, model: str, keys: ModelKeys) -> str:
+    key = keys.full("model")
     other = mode_serving(model, besides=mode)
     if other is not None:
         if other.installs_kaito:
@@ -447,10 +629,10 @@ def _unknown_model_message(mode: InstallMode, model: str) -> str:
 
 
 def _check_instance_type(
-    mode: InstallMode, model: str, instance_type: str, nodes: int, region: str, problems: list[str]
+    mode: InstallMode, model: str, instance_type: str, nodes: int, region: str, problems: list[str], keys: ModelKeys
 ) -> VmSize | None:
-    key = f"{PROJECT}:instanceType"
-    suggestion = fitting_sizes_hint(mode, model, nodes, region)
+    key = keys.full("instanceType")
+    suggestion = fitting_sizes_hint(mode, model, nodes, region, keys)
     if instance_type in EXCLUDED_SIZES:
         problems.append(f"{key} '{instance_type}' cannot be used: {EXCLUDED_SIZES[instance_type]}; {suggestion}")
         return None
@@ -470,10 +652,11 @@ def _check_instance_type(
     return size
 
 
-def fitting_sizes_hint(mode: InstallMode, model: str, nodes: int, region: str) -> str:
+def fitting_sizes_hint(mode: InstallMode, model: str, nodes: int, region: str,
+                       keys: ModelKeys = ModelKeys()) -> str:
     fitting = mode.sizes_that_fit(model, nodes, region)
     if not fitting:
-        return f"no size kaito-aks knows fits {model} on {nodes} node(s); raise {PROJECT}:nodeCount"
+        return f"no size kaito-aks knows fits {model} on {nodes} node(s); raise {keys.full('nodeCount')}"
     if mode.nodes_are_computed(model):
         return f"sizes that fit {model}, cheapest first in {region} for the nodes KAITO creates: " + ", ".join(
             f"{mode.model_nodes(model, size, nodes)} x {size.name} ({_price_text(size.name, region)})"
@@ -485,7 +668,8 @@ def fitting_sizes_hint(mode: InstallMode, model: str, nodes: int, region: str) -
 
 
 def _size_change_notice(
-    mode: InstallMode, model: str, profile: Profile, model_size: str, chosen: str, nodes: int, region: str
+    mode: InstallMode, model: str, profile: Profile, model_size: str, chosen: str, nodes: int, region: str,
+    keys: ModelKeys,
 ) -> str:
     first = profile.instance_types[0]
     why = "; ".join(mode.shortfalls(model, VM_SIZES[first], nodes))
@@ -498,8 +682,8 @@ def _size_change_notice(
         if before is not None and after is not None else "price difference unknown"
     )
     return (
-        f"{PROJECT}:model '{model}' does not fit the {model_size} profile's {first} ({why}): the model runs on "
-        f"{chosen} instead ({difference}). Set {PROJECT}:instanceType to choose the size yourself."
+        f"{keys.full('model')} '{model}' does not fit the {model_size} profile's {first} ({why}): the model runs on "
+        f"{chosen} instead ({difference}). Set {keys.full('instanceType')} to choose the size yourself."
     )
 
 

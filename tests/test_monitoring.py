@@ -177,7 +177,12 @@ def test_the_pod_monitor_selects_the_models_pods_by_kaitos_label_on_the_serving_
     assert model["spec"]["selector"] == {"matchLabels": dict(pod.labels)}
     (endpoint,) = model["spec"]["podMetricsEndpoints"]
     assert (endpoint["portNumber"], endpoint["path"]) == (MODEL_PORT, "/metrics")
-    assert endpoint["relabelings"] == [{"action": "replace", "targetLabel": "job", "replacement": "kaito-model"}]
+    # Every series says it is the model's, and which model (the alerts read each model's own).
+    assert endpoint["relabelings"] == [
+        {"action": "replace", "targetLabel": "job", "replacement": "kaito-model"},
+        {"action": "replace", "targetLabel": "kaito_workspace",
+         "replacement": workspace_object(run)["metadata"]["name"]},
+    ]
     # The scraper (ama-metrics in kube-system) may reach that port through the namespace's policies.
     assert can_connect(run, AMA_METRICS, pod, MODEL_PORT)
     if size == "cpu":
@@ -281,8 +286,10 @@ def test_every_engine_fills_the_headline_panels(engine):
 @pytest.mark.parametrize(("engine", "gpu"), [(VLLM_0_9, True), (VLLM_0_25, True), (LLAMA_CPP, False)],
                          ids=["vllm-0.9", "vllm-0.25", "llama.cpp"])
 def test_alert_rules_parse_and_use_only_their_engines_metrics(engine, gpu):
-    rules = cluster_monitoring.alert_rules(engine, "kaito", 10, gpu)
+    rules = cluster_monitoring.alert_rules(engine, "kaito", 10, gpu, workspace="ws-model")
     for rule in rules:
+        # Each rule reads its own model's series only (GPU memory: any GPU of the stack's models).
+        assert ('kaito_workspace="ws-model"' in rule["expression"]) == (rule["alert"] != "GpuMemoryNearlyFull")
         names = metric_names(rule["expression"])
         # The engine's own metrics, the same gauge under the name its in-place upgrade gives it (exported by a
         # listed engine), `up`, and DCGM fields from NVIDIA's list.

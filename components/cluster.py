@@ -105,6 +105,10 @@ class AksClusterArgs:
     """Pricing tier, automatic upgrades and their window, host encryption."""
     monitoring: ClusterMonitoringOptions = field(default_factory=lambda: ClusterMonitoringOptions())
     """Managed Prometheus and Container Insights, and the workspaces they write to."""
+    blob_csi_driver: bool = False
+    """AKS's managed Azure Blob CSI driver (storageProfile.blobCSIDriver), for weights streamed from Blob; KAITO's
+    webhook refuses a streaming Workspace without it (kaito-project/kaito@v0.12.0:website/docs/
+    model-mirror-streaming.md, Troubleshooting). Left unset otherwise, so existing clusters see no change."""
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -268,6 +272,9 @@ class AksCluster(pulumi.ComponentResource):
                 network_policy=NETWORK.policy,
             ),
             addon_profiles=addons or None,
+            storage_profile=containerservice.ManagedClusterStorageProfileArgs(
+                blob_csi_driver=containerservice.ManagedClusterStorageProfileBlobCSIDriverArgs(enabled=True),
+            ) if args.blob_csi_driver else None,
             azure_monitor_profile=containerservice.ManagedClusterAzureMonitorProfileArgs(
                 metrics=containerservice.ManagedClusterAzureMonitorProfileMetricsArgs(enabled=True)
             ) if args.monitoring.metrics else None,

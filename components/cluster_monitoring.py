@@ -148,7 +148,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 k8s.apiextensions.CustomResource(
                     f"{name}-model-pod-monitor{suffix}",
                     api_version="azmonitoring.coreos.com/v1", kind="PodMonitor",
-                    metadata={"name": f"{MODEL_JOB}{suffix}"[:63], "namespace": args.namespace,
+                    metadata={"name": f"{MODEL_JOB}{suffix}", "namespace": args.namespace,
                               "labels": dict(args.labels)},
                     spec=pod_monitor_spec(model.pods, MODEL_METRICS_PORT, MODEL_JOB,
                                           {WORKSPACE_METRIC_LABEL: model.workspace_name}),
@@ -294,9 +294,10 @@ def alert_rules(engine: Engine, namespace: str, ttft_p95_seconds: int, gpu: bool
     on its own series (the label its PodMonitor adds), so one model down is not hidden by another serving."""
     scope = f'namespace="{namespace}", {WORKSPACE_METRIC_LABEL}="{workspace}"'
 
-    def rule(alert: str, expression: str, for_: str, severity: int, summary: str, action: str) -> dict[str, Any]:
+    def rule(alert: str, expression: str, for_: str, severity: int, summary: str, action: str,
+             labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         return {"alert": alert, "expression": expression, "for_": for_, "severity": severity, "enabled": True,
-                "labels": {"component": "model", "workspace": workspace},
+                "labels": dict(labels or {"component": "model", "workspace": workspace}),
                 "annotations": {"summary": summary, "action": action},
                 "resolve_configuration": alertsmanagement.PrometheusRuleResolveConfigurationArgs(
                     auto_resolved=True, time_to_resolve="PT10M")}
@@ -341,6 +342,8 @@ def alert_rules(engine: Engine, namespace: str, ttft_p95_seconds: int, gpu: bool
             f'DCGM_FI_DEV_FB_FREE{{job="{GPU_JOB}"}})) > 0.97',
             "PT10M", 2, "A GPU's memory has been over 97% used for 10 minutes, past what vLLM reserves for itself.",
             "kubectl logs -n <namespace> -l kaito.sh/workspace=<name> for CUDA out-of-memory; a bigger GPU",
+            # Any GPU of the stack's models, not one model's.
+            labels={"component": "gpu"},
         ))
     return rules
 

@@ -78,6 +78,9 @@ class UpstreamKaitoArgs:
     """Karpenter only: the model nodes' node classes ask for encryption at host."""
     spot_nodes: bool = False
     """The model may run on spot nodes (kaito-aks:capacityType spot, Karpenter only)."""
+    model_streaming: tuple[str, str] | None = None
+    """(StorageClass, service account) of weights mirrored to Blob and streamed (components/model_weights.py);
+    None: every model pod downloads its weights itself."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -105,7 +108,8 @@ class UpstreamKaito(pulumi.ComponentResource):
             namespace=KAITO_NAMESPACE,
             create_namespace=True,
             values=workspace_chart_values(
-                args.cluster_name, args.node_provisioner, args.encryption_at_host, args.spot_nodes
+                args.cluster_name, args.node_provisioner, args.encryption_at_host, args.spot_nodes,
+                args.model_streaming,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=after),
         )
@@ -174,10 +178,19 @@ class UpstreamKaito(pulumi.ComponentResource):
 
 
 def workspace_chart_values(
-    cluster_name: str, node_provisioner: str, encryption_at_host: bool = False, spot_nodes: bool = False
+    cluster_name: str, node_provisioner: str, encryption_at_host: bool = False, spot_nodes: bool = False,
+    model_streaming: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """KAITO's chart values. With the gpu-provisioner they stay what they were (its chart default)."""
     values: dict[str, Any] = {"clusterName": cluster_name}
+    if model_streaming is not None:
+        # Both gates (ModelStreaming needs ModelMirror) and the defaults every Workspace then uses, as KAITO's guide
+        # installs them (kaito-project/kaito@v0.12.0:charts/kaito/workspace/values.yaml featureGates,
+        # defaultModelMirrorStorageClass, defaultStreamingServiceAccount; website/docs/model-mirror-streaming.md).
+        storage_class, service_account = model_streaming
+        values["featureGates"] = {"ModelMirror": True, "ModelStreaming": True}
+        values["defaultModelMirrorStorageClass"] = storage_class
+        values["defaultStreamingServiceAccount"] = service_account
     if spot_nodes:
         # The chart's NVIDIA device plugin then tolerates kubernetes.azure.com/scalesetpriority=spot:NoSchedule, the
         # taint AKS puts on spot node pools, as KAITO's inference pods always do on Azure (kaito-project/

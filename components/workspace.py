@@ -9,7 +9,6 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook
 from components.kubernetes import deny_all_ingress_spec, inherited_dependencies
 
 WORKSPACE_API_VERSION = "kaito.sh/v1beta1"
@@ -38,6 +37,8 @@ REPLACE_ON_CHANGES = sorted({path.split(".")[0] for path in IMMUTABLE_FIELDS})
 SERVICE_PORT = 80
 MODEL_PORT = 5000
 HF_TOKEN_KEY = "HF_TOKEN"
+# KAITO's documented streaming service account (kaito-project/kaito@v0.12.0:website/docs/model-mirror-streaming.md).
+STREAMING_SERVICE_ACCOUNT = "kaito-model-streamer"
 
 
 INFERENCE_SET_API_VERSION = "kaito.sh/v1beta1"
@@ -102,14 +103,18 @@ class KaitoWorkspaceArgs:
     """The Pod Security Standard the namespace enforces: the strictest KAITO's pods for this model pass."""
     paused: bool = False
     """True: no Workspace (the namespace, secret and policy stay), so no GPU node either."""
-    gpu_pool_cleanup: GpuPoolCleanupTarget | None = None
-    """When set, the GPU pool KAITO made is deleted after the Workspace is (the add-on leaves it billing)."""
+    gpu_pool_cleanup: pulumi.ResourceHook | None = None
+    """An after-delete hook that deletes the GPU pool KAITO made for the Workspace (the add-on leaves it billing);
+    made by the caller in every run, paused or not (components/gpu_pool_cleanup.py says why)."""
     replicas: ReplicaRange | None = None
     """Several copies of the model (an InferenceSet and a Service over their pods, scaled by KEDA); None: one
     Workspace."""
     capacity_type: str | None = None
     """Karpenter's capacity type for the model's nodes ("on-demand" or "spot"); None where the node provisioner
     cannot choose (gpu-provisioner creates regular pools only)."""
+    streaming_client_id: pulumi.Input[str] | None = None
+    """With weights streamed from Blob (components/model_weights.py): the reader identity the namespace's
+    STREAMING_SERVICE_ACCOUNT signs in as; made by the KaitoWorkspace that creates the namespace."""
     existing_namespace: pulumi.Output[str] | None = None
     """`namespace` as another KaitoWorkspace of the stack created it (its first model's `namespace` output, through
     which this one's objects wait for it): this one adds only its own model's objects. None: create the namespace."""
@@ -161,6 +166,21 @@ class KaitoWorkspace(pulumi.ComponentResource):
             )
             namespace_name = namespace.metadata.name
             depends_on.insert(0, namespace)
+        self.streaming_account: pulumi.Resource | None = None
+        if args.streaming_client_id is not None and args.existing_namespace is None:
+            # KAITO runs every streaming vLLM pod of the namespace as this account and checks its client-id
+            # annotation (kaito-project/kaito@v0.12.0:pkg/workspace/inference/modelstreaming/azure/auth.go).
+            self.streaming_account = k8s.core.v1.ServiceAccount(
+                f"{name}-streaming-service-account",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=STREAMING_SERVICE_ACCOUNT, namespace=namespace_name, labels=dict(args.labels),
+                    annotations={"azure.workload.identity/client-id": args.streaming_client_id}),
+                # The Run:ai streamer needs an Azure token (projected by the workload identity webhook), not an API
+                # token.
+                automount_service_account_token=False,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            )
+            depends_on.append(self.streaming_account)
         access_secret_name: str | None = None
         if args.hf_token is not None:
             access_secret_name = f"{args.workspace_name}-hf-token"
@@ -184,8 +204,7 @@ class KaitoWorkspace(pulumi.ComponentResource):
             timeout = f"{args.readiness_timeout_minutes}m"
             hooks = None
             if args.gpu_pool_cleanup is not None:
-                hook = cleanup_hook(f"{name}-delete-kaito-gpu-pools", args.gpu_pool_cleanup)
-                hooks = pulumi.ResourceHookBinding(after_delete=[hook])
+                hooks = pulumi.ResourceHookBinding(after_delete=[args.gpu_pool_cleanup])
             self.workspace = pulumi.CustomResource(
                 f"kubernetes:{WORKSPACE_API_VERSION}:Workspace",
                 f"{name}-workspace",

@@ -128,6 +128,9 @@ class ProgramRun:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     warnings: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+    """Names of the resource hooks the run registered (a hook must be registered by every run that may need it:
+    the engine runs an after-delete hook of a resource the program no longer declares only if it is)."""
 
     def former_urns(self) -> set[str]:
         """Every URN a resource of this run answers to through its aliases."""
@@ -230,6 +233,18 @@ class ProviderLikeMocks(pulumi.runtime.Mocks):
                 **inputs,
                 "status": {"status": "deployed", "namespace": inputs.get("namespace"), "name": inputs.get("name")},
             }
+        if args.typ == "azure-native:storage:StorageAccount":
+            name = inputs["accountName"]
+            arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{inputs['resourceGroupName']}"
+                      f"/providers/Microsoft.Storage/storageAccounts/{name}")
+            return arm_id, {**inputs, "name": name,
+                            "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"}}
+        if args.typ == "azure-native:storage:BlobContainer":
+            name = inputs["containerName"]
+            arm_id = (f"/subscriptions/{self.subscription}/resourceGroups/{inputs['resourceGroupName']}"
+                      f"/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}/blobServices/default"
+                      f"/containers/{name}")
+            return arm_id, {**inputs, "name": name}
         if args.typ in _ARM_RESOURCES:
             return self._arm_resource(args.typ, inputs)
         if args.typ == "pulumi-python:dynamic:Resource" and "dashboard_json" in inputs:
@@ -422,6 +437,11 @@ class RecordingMonitor(pulumi_internals.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registered] = []
+        self.hooks: list[str] = []
+
+    def RegisterResourceHook(self, request):  # noqa: N802 - gRPC method name
+        self.hooks.append(request.name)
+        return super().RegisterResourceHook(request)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         if isinstance(self.mocks, DeployedStateMocks):
@@ -475,7 +495,7 @@ def stack_config(stack: str) -> dict[str, str]:
     return dict(load_stack_config(stack))
 
 
-_RUNS: dict[str, tuple[list[Registered], Any, list[str]]] = {}
+_RUNS: dict[str, tuple[list[Registered], Any, list[str], list[str]]] = {}
 
 
 def run_program(
@@ -490,18 +510,18 @@ def run_program(
     `preview` runs it as `pulumi preview` does (a dry run); otherwise as `pulumi up`. Preflight stays
     off unless asked for (a test then supplies fake Azure answers). Same arguments, same (cached) run:
     the registrations are shared between callers, so treat them as read-only."""
-    registrations, result, warnings = _cached(config, stack, secret_keys, preview, preflight)
+    registrations, result, warnings, hooks = _cached(config, stack, secret_keys, preview, preflight)
     if isinstance(result, BaseException):
         raise result
     outputs, secret_outputs = result
-    return ProgramRun(registrations, outputs, secret_outputs, warnings)
+    return ProgramRun(registrations, outputs, secret_outputs, warnings, hooks)
 
 
 def run_failing_program(
     config: dict[str, Any], stack: str = "test", preflight: bool = False, preview: bool = False
 ) -> tuple[BaseException, list[Registered]]:
     """Run __main__.py expecting it to fail; return the error and whatever was registered first."""
-    registrations, result, _ = _cached(config, stack, (), preview, preflight)
+    registrations, result, _, _ = _cached(config, stack, (), preview, preflight)
     assert isinstance(result, BaseException), "the program was expected to fail but succeeded"
     return result, registrations
 
@@ -509,10 +529,10 @@ def run_failing_program(
 def run_program_afresh(config: dict[str, Any], stack: str = "test", secret_keys: tuple[str, ...] = (),
                        preview: bool = False) -> ProgramRun:
     """A second, uncached evaluation: only for proving that a run is deterministic."""
-    registrations, result, warnings = _run(config, stack, secret_keys, preview, False)
+    registrations, result, warnings, hooks = _run(config, stack, secret_keys, preview, False)
     if isinstance(result, BaseException):
         raise result
-    return ProgramRun(registrations, *result, warnings)
+    return ProgramRun(registrations, *result, warnings, hooks)
 
 
 def run_program_against(config: dict[str, Any], deployed: DeployedState, stack: str,
@@ -524,10 +544,10 @@ def run_program_against(config: dict[str, Any], deployed: DeployedState, stack: 
 def run_program_with(config: dict[str, Any], mocks: ProviderLikeMocks, stack: str = "test",
                      secret_keys: tuple[str, ...] = (), preview: bool = False) -> ProgramRun:
     """A run answered by other mocks than the default (uncached)."""
-    registrations, result, warnings = _run(config, stack, secret_keys, preview, False, mocks)
+    registrations, result, warnings, hooks = _run(config, stack, secret_keys, preview, False, mocks)
     if isinstance(result, BaseException):
         raise result
-    return ProgramRun(registrations, *result, warnings)
+    return ProgramRun(registrations, *result, warnings, hooks)
 
 
 def state_export(run: ProgramRun) -> dict[str, Any]:
@@ -554,7 +574,7 @@ def state_export(run: ProgramRun) -> dict[str, Any]:
 
 
 def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool,
-            preflight: bool) -> tuple[list[Registered], Any, list[str]]:
+            preflight: bool) -> tuple[list[Registered], Any, list[str], list[str]]:
     if preflight:  # fake Azure answers differ between tests: never cached
         return _run(config, stack, secret_keys, preview, preflight)
     key = json.dumps([config, stack, sorted(secret_keys), preview], sort_keys=True, default=str)
@@ -566,7 +586,7 @@ def _cached(config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], pr
 def _run(
     config: dict[str, Any], stack: str, secret_keys: tuple[str, ...], preview: bool, preflight: bool,
     mocks: ProviderLikeMocks | None = None,
-) -> tuple[list[Registered], Any, list[str]]:
+) -> tuple[list[Registered], Any, list[str], list[str]]:
     loop = asyncio.new_event_loop()
     # The SDK hands every call to the engine to a thread; the mocks answer at once, so answer in place: a thread
     # switch per registration costs more than the answer.
@@ -590,10 +610,10 @@ def _run(
             runpy.run_path(str(MAIN), run_name="__main__")
         except Exception as error:  # noqa: BLE001 - handed back to the caller to assert on
             pulumi_internals.finish_program_run()
-            return monitor.registrations, error, warnings.messages
+            return monitor.registrations, error, warnings.messages, monitor.hooks
         resolved = pulumi_internals.sync_await(_resolve_exports(root.outputs))
         pulumi_internals.finish_program_run()
-        return monitor.registrations, resolved, warnings.messages
+        return monitor.registrations, resolved, warnings.messages, monitor.hooks
     finally:
         pulumi_internals.clear_config()
         logger.removeHandler(warnings)

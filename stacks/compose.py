@@ -22,17 +22,19 @@ from components.demo_app import DemoApp, DemoAppArgs
 from components.front_door import FrontDoor, FrontDoorArgs, RoutedModel, SignIn, TeamAccess, self_proxy_peer
 from components.gateway_platform import GATEWAY_NAMESPACE, GatewayPlatform, GatewayPlatformArgs
 from components.gpu_metrics import GpuMetricsExporter, GpuMetricsExporterArgs
-from components.gpu_pool_cleanup import GpuPoolCleanupTarget
+from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook
 from components.identity import subscription_of
 from components.inference_autoscaler import InferenceAutoscaler, InferenceAutoscalerArgs, scaler_peer
 from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.kubernetes import Destination, ModelConnection, in_cluster_model
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
+from components.model_weights import STORAGE_CLASS, BlobModelWeights, BlobModelWeightsArgs, MirroredModel
 from components.serving_metrics import LLAMA_CPP
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import (
     MODEL_PORT,
+    STREAMING_SERVICE_ACCOUNT,
     KaitoWorkspace,
     KaitoWorkspaceArgs,
     ReplicaRange,
@@ -66,6 +68,7 @@ def compose(settings: Settings) -> dict[str, Any]:
             kubernetes_version=config.kubernetes_version,
             tags=settings.tags,
             ai_toolchain_operator=settings.mode.enables_aks_addon,
+            blob_csi_driver=settings.blob_weights,
             own_subnet=settings.uses_karpenter,
             access=ClusterAccess(
                 deployer_object_id=client.object_id,
@@ -130,6 +133,7 @@ def compose(settings: Settings) -> dict[str, Any]:
                 node_provisioner=config.node_provisioner,
                 encryption_at_host=config.encryption_at_host,
                 spot_nodes=config.capacity_type == "spot",
+                model_streaming=(STORAGE_CLASS, STREAMING_SERVICE_ACCOUNT) if settings.blob_weights else None,
                 tags=settings.tags,
             ),
             # KAITO's controller needs Karpenter's CRDs when it starts.
@@ -151,7 +155,27 @@ def compose(settings: Settings) -> dict[str, Any]:
         # it (KEDA clears its ScaledObject's finalizer).
         kaito_ready = pulumi.ResourceOptions.merge(kaito_ready, pulumi.ResourceOptions(depends_on=[autoscaler]))
 
-    models = build_models(settings, kaito_ready)
+    weights = None
+    if settings.blob_weights:
+        weights = BlobModelWeights(
+            "model-weights",
+            BlobModelWeightsArgs(
+                cluster_name=settings.cluster_name,
+                resource_group_name=cluster.resource_group_name,
+                location=settings.location,
+                oidc_issuer_url=cluster.oidc_issuer_url,
+                model_namespace=config.namespace,
+                models=[MirroredModel(served.model, settings.mirror_size_gib(served))
+                        for served in settings.models if served.is_preset],
+                existing_account_id=config.weights_storage_account_id,
+                hf_token=pulumi.Output.secret(config.hf_token.reveal()) if config.hf_token is not None else None,
+                labels=kubernetes_labels(settings, component="model-weights"),
+                tags=settings.tags,
+            ),
+            opts=kaito_ready,
+        )
+        extra_outputs["modelWeightsContainerUrl"] = weights.container_url
+    models = build_models(settings, kaito_ready, weights)
     workspace = models[0][1]
     endpoint = inference_endpoint(workspace.model_service, config.namespace)
     connection = in_cluster_model(endpoint, workspace.model_pods, MODEL_PORT)
@@ -268,12 +292,26 @@ def compose(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions) -> list[tuple[ServedModel, KaitoWorkspace]]:
+def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions,
+                 weights: BlobModelWeights | None = None) -> list[tuple[ServedModel, KaitoWorkspace]]:
     """A KaitoWorkspace per model: the stack's own as "model" (it creates the namespace), each additional one as
-    "model-<workspace>" in that namespace."""
+    "model-<workspace>" in that namespace. With weights from Blob, every Workspace waits for the ModelMirrors (KAITO
+    would otherwise make its own) and the namespace's streaming service account."""
     config = settings.config
+    # One hook for every Workspace, registered in every run: the engine runs a deleted resource's after-delete hook
+    # only if the program still registers it (pulumi/pulumi pkg/resource/deploy/deployment.go, "hook %q was not
+    # registered"), and a Workspace is deleted exactly when the program no longer declares it (paused, or a model
+    # taken out of additionalModels). The hook reads which pool from the deleted Workspace's own inputs.
+    gpu_pools = cleanup_hook("model-delete-kaito-gpu-pools", GpuPoolCleanupTarget(
+        resource_group=settings.resource_group_name,
+        cluster=settings.cluster_name,
+        subscription_id=config.subscription_id,
+    ))
     built: list[tuple[ServedModel, KaitoWorkspace]] = []
     for served in settings.models:
+        waits: list[pulumi.Resource] = [*(weights.mirrors if weights is not None else ())]
+        if built and built[0][1].streaming_account is not None:
+            waits.append(built[0][1].streaming_account)
         labels = kubernetes_labels(settings, component="inference", instance=served.workspace_name)
         hf_token: pulumi.Output[str] | None = None
         if settings.needs_access_secret(served) and config.hf_token is not None:
@@ -284,6 +322,7 @@ def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions) -> lis
                 workspace_name=served.workspace_name,
                 namespace=config.namespace,
                 existing_namespace=built[0][1].namespace if built else None,
+                streaming_client_id=weights.reader_client_id if weights is not None else None,
                 instance_type=served.instance_type,
                 # What the Workspace asks for; KAITO 0.12 computes its own count for vLLM models (and
                 # ignores this deprecated field), KAITO 0.6.0 creates exactly this many nodes.
@@ -307,13 +346,10 @@ def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions) -> lis
                 # no choice to make.
                 capacity_type=config.capacity_type if settings.uses_karpenter else None,
                 replicas=ReplicaRange(served.min_replicas, served.max_replicas) if served.replicated else None,
-                gpu_pool_cleanup=GpuPoolCleanupTarget(
-                    resource_group=settings.resource_group_name,
-                    cluster=settings.cluster_name,
-                    subscription_id=config.subscription_id,
-                ),
+                gpu_pool_cleanup=gpu_pools,
             ),
-            opts=kaito_ready,
+            opts=pulumi.ResourceOptions.merge(kaito_ready, pulumi.ResourceOptions(depends_on=waits)) if waits
+            else kaito_ready,
         )
         built.append((served, workspace))
     return built
@@ -338,7 +374,10 @@ def build_front_door(settings: Settings, models: list[tuple[ServedModel, KaitoWo
     )
     teams = {name: TeamAccess(limits.requests_per_minute, limits.tokens_per_minute, limits.key_version)
              for name, limits in config.api_teams.items()}
-    teams[SMOKE_TEST] = OWN_TEAMS[SMOKE_TEST]
+    # Every model's smoke test asks through the front door as this one team, at about the same time.
+    own_test = OWN_TEAMS[SMOKE_TEST]
+    teams[SMOKE_TEST] = TeamAccess(own_test.requests_per_minute * len(models),
+                                   own_test.tokens_per_minute * len(models))
     sign_in = None
     if config.demo_app:
         teams[DEMO_APP] = OWN_TEAMS[DEMO_APP]

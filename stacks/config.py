@@ -116,7 +116,16 @@ INSTANCE_TYPE = Text(pattern=r"Standard_[A-Za-z0-9_]+", meaning="an Azure VM siz
                      example="Standard_NC24ads_A100_v4")
 NODE_COUNT = Integer(minimum=1)
 REPLICAS = Integer(minimum=1, maximum=20)
-WORKSPACE_NAME = Text(pattern=DNS1123_LABEL, meaning=DNS1123_MEANING, example="ws-phi-4")
+# KAITO names a Workspace's Services after it, and `<name>-headless`: a Service name is a DNS-1035 label (a letter
+# first); its pods are a StatefulSet's, labelled controller-revision-hash `<name>-<up to 10 characters>`, at most 63
+# (kaito-project/kaito@v0.12.0:pkg/workspace/manifests/manifests.go; pkg/workspace/inference/preset_inferences.go).
+MAX_WORKSPACE_NAME = 52
+WORKSPACE_NAME = Text(
+    pattern=rf"[a-z]([-a-z0-9]{{0,{MAX_WORKSPACE_NAME - 2}}}[a-z0-9])?",
+    meaning=f"a DNS-1035 label of at most {MAX_WORKSPACE_NAME} characters (lower-case letters, digits and '-', "
+            f"starting with a letter and ending with a letter or digit: KAITO names Services and a StatefulSet after "
+            f"the Workspace)",
+    example="ws-phi-4")
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,29 @@ class StackConfig:
         "deepseek-r1-0528, deepseek-v3-0324) or that are gated (upstream: Llama, Gemma). Set it with "
         "`pulumi config set --secret kaito-aks:hfToken <token>`.",
         shown_default="—",
+    )
+    model_weights: str = setting(
+        "modelWeights",
+        Choice({"huggingface": "each model pod downloads them from Hugging Face at start",
+                "blob": "mirrored once into an Azure Blob container of the stack's and streamed from it"},
+               what="a source of model weights"),
+        "huggingface",
+        "Where GPU models' weights come from: huggingface (each model pod downloads them at start) or blob "
+        "(kaitoInstall upstream: KAITO 0.12 mirrors each model once into a Blob container of the stack's, and its "
+        "pods stream from it, signed in with workload identity, the reader role on that container only; README, "
+        "Private and your own models).",
+    )
+    weights_storage_account_id: str | None = setting(
+        "weightsStorageAccountId",
+        Text(pattern=r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w.()]{1,90}/providers/"
+                     r"Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}",
+             meaning="a storage account's resource ID (`az storage account show -n <name> --query id -o tsv`)",
+             example="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-models/providers/"
+                     "Microsoft.Storage/storageAccounts/contosomodels"),
+        None,
+        "With modelWeights blob: an existing storage account (its resource ID) for the container `models`, in the "
+        "stack's subscription; unset: the stack creates one that takes Entra ID sign-in only (no account keys).",
+        shown_default="the stack's own",
     )
     tags: Mapping[str, str] = setting(
         "tags", Tags(), {},

@@ -35,6 +35,8 @@ class CostEstimate:
     """With autoscaling: the most copies of the models ("3", or "3 of ws-a and 2 of ws-b"), whose cost is
     `hourly_usd_at_most`."""
     hourly_usd_at_most: float | None = None
+    weights_gib: int = 0
+    """Space the mirrored weights take in Blob (kaito-aks:modelWeights blob), at most."""
 
     @property
     def hourly_usd(self) -> float:
@@ -71,6 +73,8 @@ class CostEstimate:
                  "; disks, egress and the free AKS control plane not counted")
         if any(line.sku == prices.MANAGED_GRAFANA for line in self.lines):
             text += "; Grafana's $6 per active user a month not counted"
+        if self.weights_gib:
+            text += f"; the mirrored weights in Blob (at most {self.weights_gib} GiB, Standard LRS) not counted"
         if self.metrics:
             text += "; managed Prometheus ($0.16 per 10 million samples ingested) not counted"
         return text
@@ -113,8 +117,10 @@ def estimate(settings: Settings) -> CostEstimate:
                                         config.capacity_type, region)
             more += (per_copy.usd_per_hour or 0.0) * (served.max_replicas - served.min_replicas)
         most = round(sum(line.usd_per_hour or 0.0 for line in lines) + more, 4)
+    weights_gib = sum(settings.mirror_size_gib(served) for served in settings.models if served.is_preset) \
+        if settings.blob_weights else 0
     return CostEstimate(
-        region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot",
+        region, tuple(lines), metrics=config.metrics, spot=config.capacity_type == "spot", weights_gib=weights_gib,
         max_replicas=(" and ".join(f"{served.max_replicas} of {served.workspace_name}" for served in scaled)
                       if several else str(scaled[0].max_replicas)) if most is not None else None,
         hourly_usd_at_most=most)

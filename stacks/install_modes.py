@@ -64,6 +64,10 @@ class InstallMode(ABC):
         """A model this mode serves best-effort, whose GPU memory needs kaito-aks cannot check."""
         return False
 
+    def weights_gib(self, name: str) -> float | None:
+        """The size of a model's weights files as KAITO's catalog records it; None where kaito-aks does not know."""
+        return None
+
     @abstractmethod
     def needs_model_access_secret(self, model: str, token_set: bool) -> bool:
         """Whether the Workspace must carry presetOptions.modelAccessSecret."""
@@ -171,6 +175,10 @@ class UpstreamMode(InstallMode):
     def model_size_unknown(self, name: str) -> bool:
         model = self.model(name)
         return model is not None and model.weights_gib is None
+
+    def weights_gib(self, name: str) -> float | None:
+        model = self.model(name)
+        return None if model is None else model.weights_gib
 
     def needs_model_access_secret(self, model: str, token_set: bool) -> bool:
         known = self.model(model)

@@ -24,7 +24,7 @@ import pulumi
 
 from stacks import prices, pulumi_internals
 from stacks.catalog import EXCLUDED_SIZES, VM_SIZES, VmSize
-from stacks.config import AZURE, PROJECT, StackConfig, azure_safe, declarations, project_keys
+from stacks.config import AZURE, MAX_WORKSPACE_NAME, PROJECT, StackConfig, azure_safe, declarations, project_keys
 from stacks.config_kinds import Invalid, closest_hint
 from stacks.install_modes import INSTALL_MODES, InstallMode, mode_serving
 from stacks.profiles import Profile
@@ -192,6 +192,20 @@ class Settings:
         return any(served.replicated for served in self.models)
 
     @property
+    def blob_weights(self) -> bool:
+        """The GPU models' weights are mirrored to the stack's Blob container and streamed from it."""
+        return self.config.model_weights == "blob"
+
+    def mirror_size_gib(self, served: ServedModel) -> int:
+        """The space a model's mirror takes, as KAITO sizes it: its weights plus 80 GiB of system files (kaito-project/
+        kaito@v0.12.0:presets/workspace/generator/generator.go calculateStorageSize); for a model outside the
+        table, at most the GPU memory of the nodes it runs on holds its weights."""
+        weights = self.mode.weights_gib(served.model)
+        if weights is None:
+            weights = served.vm_size.total_gpu_memory_gib * self.nodes_on(served.vm_size, served)
+        return int(weights + 80)
+
+    @property
     def pod_security_level(self) -> str:
         """What the models' shared namespace enforces: the strictest level every model's pods pass."""
         levels = [self.mode.pod_security_level(served.model) for served in self.models]
@@ -307,7 +321,8 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
             invalid=frozenset(invalid & {"location"}),
         ) for name, entry in config.additional_models.items()]
     served = [_resolve_model(config, mode, request, problems, notices) for request in requests]
-    _several_models_rules([model for model in served if model is not None], problems)
+    _several_models_rules(config, [model for model in served if model is not None], problems)
+    _weights_rules(config, invalid, mode, [model for model in served if model is not None], problems)
     if any(model is None for model in served) or "additional_models" in invalid:
         return None
     standard_tags = {
@@ -458,12 +473,33 @@ def _resolve_model(config: StackConfig, mode: InstallMode, request: ModelRequest
     )
 
 
-def _several_models_rules(served: list[ServedModel], problems: list[str]) -> None:
+# An AIGatewayRoute holds at most 15 rules, one per model here (envoyproxy/ai-gateway@v1.1.0:api/v1beta1/
+# ai_gateway_route.go, MaxItems, one HTTPRoute rule kept for its catch-all).
+MAX_PUBLIC_MODELS = 15
+
+
+def _several_models_rules(config: StackConfig, served: list[ServedModel], problems: list[str]) -> None:
     """Models of one stack share a namespace and, with exposure public, one API that routes by the model's id: each
-    needs a name and a model of its own."""
+    needs a name and a model of its own, and names of Services others make in the namespace are taken."""
+    if config.exposure == "public" and len(served) > MAX_PUBLIC_MODELS:
+        problems.append(
+            f"{PROJECT}:additionalModels has {len(served) - 1} models: with the stack's own, {len(served)}, and the "
+            f"front door's route holds at most {MAX_PUBLIC_MODELS} (one rule per model): serve at most "
+            f"{MAX_PUBLIC_MODELS - 1} additional models per public stack"
+        )
     seen_names: dict[str, ServedModel] = {}
     seen_models: dict[str, ServedModel] = {}
     for model in served:
+        if model.additional and (model.workspace_name == "demo-app"
+                                 or model.workspace_name.endswith(("-headless", "-replicas"))):
+            # KAITO makes a Service named like the Workspace, and <name>-headless; kaito-aks makes demo-app and,
+            # for copies, <name>-replicas.
+            problems.append(
+                f"{model.keys.entry_key}: the name '{model.workspace_name}' is taken by a Service kaito-aks or KAITO "
+                f"makes in the namespace (demo-app, <workspace>-headless, <workspace>-replicas); name the entry "
+                f"otherwise, e.g. 'ws-{model.workspace_name}'"
+            )
+            continue
         if model.workspace_name in seen_names:
             first = seen_names[model.workspace_name]
             problems.append(
@@ -484,6 +520,43 @@ def _several_models_rules(served: list[ServedModel], problems: list[str]) -> Non
             continue
         seen_names[model.workspace_name] = model
         seen_models[model.model] = model
+
+
+def _weights_rules(config: StackConfig, invalid: set[str], mode: InstallMode, served: list[ServedModel],
+                   problems: list[str]) -> None:
+    """Weights from Blob are KAITO 0.11+'s ModelMirror and ModelStreaming, for vLLM Workspaces only (kaito-project/
+    kaito@v0.12.0:pkg/workspace/inference/modelstreaming/modelstreaming.go ModelStreamingEnabled)."""
+    if {"model_weights", "weights_storage_account_id"} & invalid:
+        return
+    key = f"{PROJECT}:"
+    if config.model_weights != "blob":
+        if config.weights_storage_account_id is not None:
+            problems.append(
+                f"{key}weightsStorageAccountId is set but {key}modelWeights is '{config.model_weights}': the account "
+                f"holds mirrored weights only with `pulumi config set {key}modelWeights blob` (or `pulumi config rm "
+                f"{key}weightsStorageAccountId`)"
+            )
+        return
+    if not mode.installs_kaito:
+        problems.append(
+            f"{key}modelWeights 'blob' needs KAITO's ModelMirror and ModelStreaming (KAITO 0.11 and later), which "
+            f"{mode.title} (KAITO {mode.kaito_version}) does not have: its models come from KAITO's image registry or "
+            f"from Hugging Face, and it has no way to read weights from Blob. Use {key}kaitoInstall upstream (before "
+            f"the first deploy), or `pulumi config rm {key}modelWeights`"
+        )
+    elif served and not any(model.is_preset for model in served):
+        problems.append(
+            f"{key}modelWeights 'blob' applies to GPU models, which KAITO serves with vLLM and streams; the stack "
+            f"serves only {', '.join(model.model for model in served)} on the CPU (llama.cpp, weights from Hugging "
+            f"Face). `pulumi config rm {key}modelWeights`, or serve a GPU model"
+        )
+    elif config.weights_storage_account_id is not None and config.subscription_id is not None and \
+            config.weights_storage_account_id.split("/")[2].lower() != config.subscription_id.lower():
+        problems.append(
+            f"{key}weightsStorageAccountId is in subscription {config.weights_storage_account_id.split('/')[2]}, not "
+            f"the stack's ({config.subscription_id}): the blob CSI driver and KAITO find the account by name in the "
+            f"stack's subscription; use an account there"
+        )
 
 
 def _replica_rules(request: ModelRequest, mode: InstallMode, is_preset: bool, problems: list[str]) -> None:
@@ -773,4 +846,4 @@ def _looks_like(namespace: str, wanted: str) -> bool:
 
 def workspace_name_for(model: str) -> str:
     """ws-<model> as a DNS-1123 label (preset names hold dots, Hugging Face ids a slash)."""
-    return ("ws-" + re.sub(r"[^a-z0-9-]", "-", model.lower()))[:63].rstrip("-")
+    return ("ws-" + re.sub(r"[^a-z0-9-]", "-", model.lower()))[:MAX_WORKSPACE_NAME].rstrip("-")

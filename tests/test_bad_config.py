@@ -67,9 +67,9 @@ CASES = {
         size_config("cpu", namespace="kube-system"),
         ["kaito-aks:namespace 'kube-system'", "'kaito'"],
     ),
-    "a workspace name that is not a DNS-1123 label": (
+    "a workspace name that is not a DNS-1035 label": (
         size_config("small", workspaceName="phi.4"),
-        ["kaito-aks:workspaceName 'phi.4'", "DNS-1123", "e.g."],
+        ["kaito-aks:workspaceName 'phi.4'", "DNS-1035", "e.g."],
     ),
     "tags that are not a map": (
         size_config("cpu", tags="owner=me"),

@@ -222,9 +222,15 @@ def test_the_api_routes_each_model_by_its_id_to_its_own_service():
      "kaito-aks:additionalModels.ws-a.instanceType 'Standard_D4s_v5' cannot serve phi-4-mini-instruct"),
     ({"Ws": {"model": "phi-4-mini-instruct"}, "ws-b": {"modelSize": "small"}, "ws-c": {"model": "phi-2", "gpu": 1},
       "ws-d": {"model": "phi-2", "modelSize": "huge"}},
-     "name 'Ws' is not a DNS-1123 label"),
+     "name 'Ws' is not a DNS-1035 label of at most 52 characters"),
+    ({"1st-model": {"model": "phi-4-mini-instruct", "modelSize": "small"}},
+     "name '1st-model' is not a DNS-1035 label"),  # KAITO's Services take the Workspace's name
+    ({"demo-app": {"model": "phi-4-mini-instruct", "modelSize": "small"}},
+     "kaito-aks:additionalModels.demo-app: the name 'demo-app' is taken by a Service"),
+    ({"ws-qwen2-5-0-5b-instruct-headless": {"model": "phi-4-mini-instruct", "modelSize": "small"}},
+     "the name 'ws-qwen2-5-0-5b-instruct-headless' is taken by a Service"),
 ], ids=["replicas-on-the-addon", "same-model-twice", "same-name-twice", "gpu-model-on-cpu-size", "size-too-small",
-        "malformed-entries"])
+        "malformed-entries", "name-starting-with-a-digit", "the-demo-apps-name", "a-kaito-service-name"])
 def test_bad_additional_models_are_refused_with_the_key_and_the_fix_before_anything_exists(more, expected):
     error, registered = run_failing_program(size_config("cpu", additionalModels=more))
     assert isinstance(error, ConfigError) and registered == []
@@ -240,3 +246,29 @@ def test_malformed_entries_are_each_named_with_a_command_that_works():
             in message)
     assert "'ws-c.gpu' is not a model's key" in message
     assert "`pulumi config set --path 'kaito-aks:additionalModels.ws-d.modelSize' cpu`" in message
+
+
+def test_the_front_door_refuses_more_models_than_its_route_holds():
+    from stacks.settings import MAX_PUBLIC_MODELS
+
+    presets = ["phi-4-mini-instruct", "phi-3-mini-4k-instruct", "phi-3-mini-128k-instruct", "phi-3.5-mini-instruct",
+               "phi-3-medium-4k-instruct", "phi-3-medium-128k-instruct", "phi-4", "phi-2", "falcon-7b",
+               "falcon-7b-instruct", "mistral-7b", "mistral-7b-instruct", "qwen2.5-coder-7b-instruct",
+               "deepseek-r1-distill-llama-8b", "deepseek-r1-distill-qwen-14b"]
+    more = {f"ws-{index}": {"model": model, "modelSize": "medium"} for index, model in enumerate(presets)}
+    assert len(more) + 1 > MAX_PUBLIC_MODELS
+    with pytest.raises(ConfigError) as raised:
+        settings_of(size_config("cpu", **{**PUBLIC, "additionalModels": more}))
+    assert f"the front door's route holds at most {MAX_PUBLIC_MODELS}" in str(raised.value)
+    # Without the front door there is no such limit.
+    assert len(settings_of(size_config("cpu", additionalModels=more)).models) == len(more) + 1
+
+
+def test_every_run_registers_the_gpu_pool_clean_up_so_a_removed_model_s_pool_is_deleted():
+    # The engine runs an after-delete hook only if the program registers it; a Workspace is deleted exactly when the
+    # program no longer declares it: when the stack is paused, or its entry is taken out of additionalModels.
+    run = size_program("cpu", additionalModels={"ws-phi": {"model": "phi-4-mini-instruct", "modelSize": "small"}})
+    for workspace in run.of_type(WORKSPACE):
+        assert workspace.after_delete_hooks == ["model-delete-kaito-gpu-pools"]
+    assert "model-delete-kaito-gpu-pools" in size_program("cpu").hooks  # the entry removed
+    assert "model-delete-kaito-gpu-pools" in size_program("small", paused=True).hooks  # paused

@@ -27,6 +27,7 @@ container, no storage account key anywhere):
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,18 +215,22 @@ class BlobModelWeights(pulumi.ComponentResource):
         self.mirrors = []
         for model in args.models:
             mirror = mirror_name(model.model_id)
+            spec = model_mirror_spec(model, access_secret)
             volume = k8s.core.v1.PersistentVolume(
                 f"{name}-volume-{mirror}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"kaito-weights-{mirror}", labels=labels),
+                # KAITO deletes a mirror's claim with the mirror, which leaves the volume Released, bound to nothing
+                # new: a changed mirror (a replacement) gets a new volume, named after what it mirrors.
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_name(mirror, spec), labels=labels),
                 spec=pulumi.Output.all(account_name, account_group, writer.client_id).apply(
-                    lambda parts, mirror=mirror, size=model.size_gib: volume_spec(*parts, mirror, size)),
+                    lambda parts, mirror=mirror, spec=spec, size=model.size_gib: volume_spec(
+                        *parts, mirror, volume_name(mirror, spec), size)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[storage_class, *after]),
             )
             self.mirrors.append(k8s.apiextensions.CustomResource(
                 f"{name}-mirror-{mirror}",
                 api_version=MODEL_MIRROR_API_VERSION, kind="ModelMirror",
                 metadata={"name": mirror, "labels": labels},
-                spec=model_mirror_spec(model, access_secret),
+                spec=spec,
                 # KAITO refuses any change to a mirror's spec (api/v1alpha1/modelmirror_validation.go).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[volume, storage_class, *ready, *after],
                                             replace_on_changes=["spec"], delete_before_replace=True),
@@ -251,7 +256,13 @@ def blob_parameters(account: str | pulumi.Output[str], resource_group: pulumi.In
             "containerName": CONTAINER, "clientID": writer_client_id, "mountWithWorkloadIdentityToken": "true"}
 
 
-def volume_spec(account: str, resource_group: str, writer_client_id: str, mirror: str, size_gib: int) -> dict:
+def volume_name(mirror: str, spec: Mapping[str, Any]) -> str:
+    """The mirror's volume, named after the mirror and its spec: a new spec (a new mirror) needs a new volume."""
+    return f"kaito-weights-{mirror}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:6]}"
+
+
+def volume_spec(account: str, resource_group: str, writer_client_id: str, mirror: str, volume: str,
+                size_gib: int) -> dict:
     """A PersistentVolume on the container, bound ahead to the claim KAITO's mirror controller makes (its name and
     namespace: the mirror's, modelmirror_controller.go). Its handle is unique per mirror and starts
     `<rg>#<account>#<container>#`, where KAITO reads the account and the container (wiblob.go)."""
@@ -264,7 +275,7 @@ def volume_spec(account: str, resource_group: str, writer_client_id: str, mirror
         "claimRef": {"namespace": MIRROR_NAMESPACE, "name": mirror},
         "csi": {
             "driver": BLOB_CSI_DRIVER,
-            "volumeHandle": f"{resource_group}#{account}#{CONTAINER}#{mirror}",
+            "volumeHandle": f"{resource_group}#{account}#{CONTAINER}#{volume}",
             "volumeAttributes": blob_parameters(account, resource_group, writer_client_id),
         },
     }

@@ -84,7 +84,11 @@ def test_each_mirror_has_a_volume_bound_ahead_whose_handle_names_the_stacks_cont
         assert spec["accessModes"] == ["ReadWriteMany"] and spec["persistentVolumeReclaimPolicy"] == "Retain"
         # KAITO streams from az://<container>/<model id> of the account, both read from the handle (wiblob.go).
         parts = spec["csi"]["volumeHandle"].split("#")
-        assert (parts[1], parts[2]) == (account, "models") and parts[3] == name
+        assert (parts[1], parts[2]) == (account, "models") and parts[3] == volume.inputs["metadata"]["name"]
+        # KAITO deletes the claim with its mirror, leaving the volume Released: a changed mirror (replaced, its spec
+        # is immutable) must come with a new volume, so the volume is named after the mirror's spec.
+        digest = hashlib.sha256(json.dumps(manifest(mirror)["spec"], sort_keys=True).encode()).hexdigest()[:6]
+        assert volume.inputs["metadata"]["name"] == f"kaito-weights-{name}-{digest}"
         attributes = spec["csi"]["volumeAttributes"]
         assert attributes["mountWithWorkloadIdentityToken"] == "true" and attributes["protocol"] == "fuse2"
         assert attributes["clientID"] == identity_client_id(run, "writer")
@@ -194,3 +198,26 @@ def test_weights_from_blob_are_refused_with_the_fix_where_kaito_cannot_stream(co
     error, registered = run_failing_program(config)
     assert isinstance(error, ConfigError) and registered == []
     assert expected in str(error)
+
+
+def test_every_kubernetes_object_of_a_blob_stack_is_valid_and_labelled():
+    import kubernetes_validate
+
+    from tests.crd_schemas import SCHEMA_OF, validate_custom_resource
+    from tests.test_program import KUBERNETES_VERSION
+
+    run = blob()
+    checked = set()
+    for resource in run.resources:
+        # Helm releases are charts' values (tests/test_karpenter.py); Workspaces and mirrors have their own tests.
+        if not resource.type.startswith("kubernetes:") or resource.type in (WORKSPACE, MIRROR) \
+                or "helm.sh" in resource.type:
+            continue
+        obj = manifest(resource)
+        if resource.type in SCHEMA_OF:
+            validate_custom_resource(resource.type, obj)
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "kaito-aks"
+        checked.add(resource.type)
+    assert {VOLUME, STORAGE_CLASS, "kubernetes:core/v1:ServiceAccount"} <= checked

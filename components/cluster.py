@@ -105,6 +105,9 @@ class AksClusterArgs:
     """Pricing tier, automatic upgrades and their window, host encryption."""
     monitoring: ClusterMonitoringOptions = field(default_factory=lambda: ClusterMonitoringOptions())
     """Managed Prometheus and Container Insights, and the workspaces they write to."""
+    storage_service_endpoint: bool = False
+    """With own_subnet: the subnet's Microsoft.Storage service endpoint, so a storage account can admit the nodes'
+    subnet alone (the model weights' account)."""
     blob_csi_driver: bool = False
     """AKS's managed Azure Blob CSI driver (storageProfile.blobCSIDriver), for weights streamed from Blob; KAITO's
     webhook refuses a streaming Workspace without it (kaito-project/kaito@v0.12.0:website/docs/
@@ -180,6 +183,8 @@ class AksCluster(pulumi.ComponentResource):
                 virtual_network_name=vnet.name,
                 resource_group_name=group.name,
                 address_prefix=NODE_SUBNET_RANGE,
+                service_endpoints=[network.ServiceEndpointPropertiesFormatArgs(service="Microsoft.Storage")]
+                if args.storage_service_endpoint else None,
                 opts=child,
             )
             # AKS joins the nodes to a subnet it does not own only with an identity allowed to: a

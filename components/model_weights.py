@@ -79,6 +79,9 @@ class BlobModelWeightsArgs:
     """The Workspaces' namespace, where the model's pods stream as STREAMING_SERVICE_ACCOUNT (the KaitoWorkspace
     that creates the namespace creates that account, with `reader_client_id`)."""
     models: Sequence[MirroredModel]
+    node_subnet_id: pulumi.Input[str] | None = None
+    """The nodes' subnet (with its Microsoft.Storage service endpoint), the only network the stack's account admits;
+    None (AKS's own network): any network, still with Entra ID sign-in only."""
     existing_account_id: str | None = None
     """An existing storage account (its ARM ID) to hold the container; None: the stack creates one."""
     hf_token: pulumi.Input[str] | None = None
@@ -122,6 +125,14 @@ class BlobModelWeights(pulumi.ComponentResource):
                 allow_blob_public_access=False,
                 enable_https_traffic_only=True,
                 minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+                # The nodes (blobfuse2 for the download, the streamer in the model's pods, behind the nodes'
+                # addresses) reach it through their subnet's service endpoint; ARM (Pulumi, the container) is not
+                # behind this firewall.
+                network_rule_set=storage.NetworkRuleSetArgs(
+                    default_action=storage.DefaultAction.DENY,
+                    bypass=storage.Bypass.AZURE_SERVICES,
+                    virtual_network_rules=[storage.VirtualNetworkRuleArgs(virtual_network_resource_id=args.node_subnet_id)],
+                ) if args.node_subnet_id is not None else None,
                 tags=tags,
                 opts=child,
             )

@@ -23,6 +23,7 @@ from scripts.offline import ProgramRun, run_program
 from scripts.plan import secret_keys_of
 from scripts.stack_files import ROOT, load_stack_config, stack_names
 from stacks.config import declarations
+from stacks.settings import Settings
 
 CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
 
@@ -42,6 +43,17 @@ SKIPPED: dict[str, str] = {
 # Accepted where a setting has a given value, with why: (setting key, value, reason). Keyed on settings, not
 # stack names, so a stack file copied for a new environment is judged by what it sets.
 ACCEPTED_WHERE: dict[str, tuple[str, Any, str]] = {
+    "CKV_AZURE_35": ("kaito-aks:nodeProvisioner", "gpu-provisioner",
+                     "the model weights' account admits only the nodes' subnet where the stack owns it (Karpenter); "
+                     "on the gpu-provisioner's AKS-managed network it takes any network, with Entra ID sign-in only "
+                     "(no account keys, no anonymous access)"),
+    "CKV_AZURE_36": ("kaito-aks:nodeProvisioner", "gpu-provisioner",
+                     "trusted Azure services are let through a storage firewall; the weights' account has none on the "
+                     "gpu-provisioner's network (CKV_AZURE_35), and where it has one (Karpenter) they are"),
+    "CKV_AZURE_206": ("kaito-aks:modelWeights", "blob",
+                      "the weights' account is locally redundant: it holds copies of Hugging Face models, downloaded "
+                      "again by KAITO's mirror if lost"),
+
     "CKV_AZURE_227": ("kaito-aks:encryptionAtHost", False,
                       "encryption at host needs a per-subscription feature registration, so it is a setting, off "
                       "by default so that a new stack deploys with one command; prod turns it on"),
@@ -61,11 +73,18 @@ ARM_TYPES = {
     "azure-native:authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
     "azure-native:authorization:RoleDefinition": "Microsoft.Authorization/roleDefinitions",
     "azure-native:consumption:Budget": "Microsoft.Consumption/budgets",
+    "azure-native:storage:StorageAccount": "Microsoft.Storage/storageAccounts",
+    "azure-native:storage:BlobContainer": "Microsoft.Storage/storageAccounts/blobServices/containers",
 }
 # Inputs that are ARM's envelope rather than `properties`, and inputs that only name the resource's parents.
 ENVELOPE = {"location", "sku", "identity", "tags", "kind"}
 ADDRESSING = {"resourceGroupName", "resourceName", "virtualNetworkName", "subnetName", "configName", "scope",
               "roleAssignmentName", "roleDefinitionId", "federatedIdentityCredentialResourceName", "budgetName"}
+# Properties pulumi-azure-native names otherwise than ARM does (a storage account's firewall: ARM's networkAcls,
+# what checkov reads).
+ARM_NAMES = {"networkRuleSet": "networkAcls"}
+# The input holding a resource's ARM name, where checkov reads the name.
+ARM_NAME_INPUTS = {"azure-native:storage:StorageAccount": "accountName"}
 WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
 
 
@@ -102,9 +121,11 @@ def arm_template(run: ProgramRun) -> dict[str, Any]:
         resources.append({
             "type": ARM_TYPES[resource.type],
             "apiVersion": "2025-09-01",
-            "name": resource.name,
+            # The name ARM gets where the program sets it (checkov checks some, e.g. a storage account's).
+            "name": inputs.get(ARM_NAME_INPUTS.get(resource.type, ""), resource.name),
             **{key: inputs[key] for key in ENVELOPE if key in inputs},
-            "properties": {key: value for key, value in inputs.items() if key not in ENVELOPE | ADDRESSING},
+            "properties": {ARM_NAMES.get(key, key): value for key, value in inputs.items()
+                           if key not in ENVELOPE | ADDRESSING},
         })
     return {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
             "contentVersion": "1.0.0.0", "resources": resources}
@@ -143,6 +164,10 @@ def accepted_for(stack: str, root: Path | None = None) -> dict[str, str]:
     from scripts.plan import stack_settings
 
     _, settings = stack_settings(stack, root)
+    return accepted_for_settings(settings)
+
+
+def accepted_for_settings(settings: Settings) -> dict[str, str]:
     accepted = dict(SKIPPED)
     for check, (key, value, reason) in ACCEPTED_WHERE.items():
         field = next(name for name, item in declarations() if item.full_key == key)
@@ -151,8 +176,8 @@ def accepted_for(stack: str, root: Path | None = None) -> dict[str, str]:
     return accepted
 
 
-def unaccepted(stack: str, found: list[dict[str, str]]) -> list[dict[str, str]]:
-    accepted = accepted_for(stack)
+def unaccepted(stack: str, found: list[dict[str, str]], settings: Settings | None = None) -> list[dict[str, str]]:
+    accepted = accepted_for(stack) if settings is None else accepted_for_settings(settings)
     return [item for item in found if item["id"] not in accepted]
 
 

@@ -69,6 +69,7 @@ def compose(settings: Settings) -> dict[str, Any]:
             tags=settings.tags,
             ai_toolchain_operator=settings.mode.enables_aks_addon,
             blob_csi_driver=settings.blob_weights,
+            storage_service_endpoint=settings.blob_weights and settings.uses_karpenter,
             own_subnet=settings.uses_karpenter,
             access=ClusterAccess(
                 deployer_object_id=client.object_id,
@@ -167,6 +168,7 @@ def compose(settings: Settings) -> dict[str, Any]:
                 model_namespace=config.namespace,
                 models=[MirroredModel(served.model, settings.mirror_size_gib(served))
                         for served in settings.models if served.is_preset],
+                node_subnet_id=cluster.node_subnet_id,
                 existing_account_id=config.weights_storage_account_id,
                 hf_token=pulumi.Output.secret(config.hf_token.reveal()) if config.hf_token is not None else None,
                 labels=kubernetes_labels(settings, component="model-weights"),

@@ -50,9 +50,12 @@ def checkov_over_every_stack_file(folder: Path) -> tuple[list[str], dict[str, st
     rendering runs here, in the test process: its program runs are the suite's own (cached)."""
     from scripts import scan
     from scripts.stack_files import stack_names
+    from tests.harness import SCAN_EXAMPLES, program
 
     for stack in stack_names():
         scan.render(stack, folder)
+    for example, config in SCAN_EXAMPLES.items():
+        scan.render(example, folder, program(config))
     return [*scan.checkov_command(folder)], None
 
 

@@ -55,6 +55,19 @@ MONITORED = {
 }
 
 
+# Serving at scale (upstream): weights mirrored to Blob, a second GPU model and a CPU model (tests/test_weights.py).
+BLOB = {"modelWeights": "blob", "hfToken": HF_TOKEN, "additionalModels": {
+    "ws-phi": {"model": "microsoft/Phi-4-mini-instruct"},
+    "ws-cpu": {"model": "qwen2.5-0.5b-instruct", "modelSize": "cpu"}}}
+# Configurations no stack file has, scanned with checkov beside the stack files (tests/test_scanners.py), so that
+# what they add is scanned too and a finding accepted for their settings is seen to occur.
+SCAN_EXAMPLES = {
+    "example-blob-weights": size_config("small", "upstream", **BLOB),
+    "example-blob-on-gpu-provisioner": size_config("small", "upstream", modelWeights="blob",
+                                                   nodeProvisioner="gpu-provisioner"),
+}
+
+
 def secret_keys_of(config: dict[str, Any]) -> tuple[str, ...]:
     """The keys of `config` that hold secrets (set with `pulumi config set --secret`)."""
     from stacks.config import declarations

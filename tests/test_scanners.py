@@ -12,8 +12,11 @@ import yaml
 from scripts import scan
 from scripts.stack_files import stack_names
 from tests import background
+from tests.harness import SCAN_EXAMPLES, settings_of
 
 STACKS = stack_names()
+# Settings of what is scanned: each stack file's (read by scan.accepted_for) and each example's.
+EXAMPLES = {example: settings_of(config) for example, config in SCAN_EXAMPLES.items()}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def checkov() -> dict:
     assert finished.returncode in (0, 1), finished.stderr[-2000:]  # 1: some check failed
     reports = json.loads(finished.stdout)
     reports = reports if isinstance(reports, list) else [reports]
-    by_stack: dict[str, list[dict]] = {stack: [] for stack in STACKS}
+    by_stack: dict[str, list[dict]] = {stack: [] for stack in [*STACKS, *EXAMPLES]}
     for finding in scan.failures(finished.stdout):
         by_stack[finding["file"].strip("/").split("/")[0]].append(finding)
     return {"summaries": {r["check_type"]: r["summary"] for r in reports}, "findings": by_stack, "folder": folder}
@@ -42,9 +45,9 @@ def test_checkov_read_every_object_of_every_stack(checkov):
 
 
 @pytest.mark.background("checkov")
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", [*STACKS, *EXAMPLES])
 def test_every_finding_is_fixed_or_accepted_with_a_reason(checkov, stack):
-    bad = scan.unaccepted(stack, checkov["findings"][stack])
+    bad = scan.unaccepted(stack, checkov["findings"][stack], EXAMPLES.get(stack))
     assert bad == [], "\n".join(f"{b['id']} {b['name']}: {b['resource']}" for b in bad)
 
 
@@ -60,7 +63,8 @@ def test_every_accepted_finding_still_occurs(checkov):
     for check in scan.SKIPPED:
         assert any(check in ids for ids in seen.values()), f"{check} is skipped but no stack has it"
     for check in scan.ACCEPTED_WHERE:
-        where = [stack for stack in STACKS if check in scan.accepted_for(stack)]
+        where = [*(stack for stack in STACKS if check in scan.accepted_for(stack)),
+                 *(example for example, settings in EXAMPLES.items() if check in scan.accepted_for_settings(settings))]
         assert where and all(check in seen[stack] for stack in where), f"{check} is accepted where it no longer occurs"
 
 

@@ -16,7 +16,7 @@ from components.identity import BUILT_IN_ROLES
 from stacks import cost
 from stacks.catalog import UPSTREAM_MODELS
 from stacks.settings import ConfigError
-from tests.harness import CLUSTER, HF_TOKEN, WORKSPACE, run_failing_program, settings_of, size_config, size_program
+from tests.harness import BLOB, CLUSTER, WORKSPACE, run_failing_program, settings_of, size_config, size_program
 
 HERE = Path(__file__).parent
 MIRROR_SCHEMA = json.loads((HERE / "schemas" / "modelmirror-v1alpha1-v0.12.0.strict.schema.json").read_text())
@@ -30,10 +30,6 @@ IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 ACCOUNT_ID = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-models/providers/"
               "Microsoft.Storage/storageAccounts/contosomodels")
-# The upstream small stack's model, a second GPU model and a CPU model (which KAITO does not stream).
-BLOB = {"modelWeights": "blob", "hfToken": HF_TOKEN, "additionalModels": {
-    "ws-phi": {"model": "microsoft/Phi-4-mini-instruct"},
-    "ws-cpu": {"model": "qwen2.5-0.5b-instruct", "modelSize": "cpu"}}}
 
 
 def blob(**overrides):
@@ -123,8 +119,15 @@ def test_each_identity_has_one_role_on_the_one_container_and_signs_in_as_one_ser
     assert accounts["kaito-model-streamer"]["metadata"]["namespace"] == "kaito"
 
 
-def test_the_stacks_account_takes_entra_id_sign_in_only():
-    account = blob().one(ACCOUNT).inputs
+def test_the_stacks_account_takes_entra_id_sign_in_only_from_the_nodes_subnet():
+    run = blob()
+    account = run.one(ACCOUNT).inputs
+    # Karpenter's stacks own the nodes' subnet: the account admits it alone, through its storage service endpoint.
+    subnet = run.one("azure-native:network:Subnet")
+    assert subnet.inputs["serviceEndpoints"] == [{"service": "Microsoft.Storage"}]
+    assert account["networkRuleSet"] == {"defaultAction": "Deny", "bypass": "AzureServices", "virtualNetworkRules": [
+        {"action": "Allow", "virtualNetworkResourceId": subnet.id}]}
+    assert "serviceEndpoints" not in size_program("small", "upstream").one("azure-native:network:Subnet").inputs
     assert account["allowSharedKeyAccess"] is False and account["defaultToOAuthAuthentication"] is True
     assert account["allowBlobPublicAccess"] is False and account["enableHttpsTrafficOnly"] is True
     assert account["minimumTlsVersion"] == "TLS1_2"

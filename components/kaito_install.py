@@ -78,9 +78,9 @@ class UpstreamKaitoArgs:
     """Karpenter only: the model nodes' node classes ask for encryption at host."""
     spot_nodes: bool = False
     """The model may run on spot nodes (kaito-aks:capacityType spot, Karpenter only)."""
-    model_streaming: tuple[str, str] | None = None
-    """(StorageClass, service account) of weights mirrored to Blob and streamed (components/model_weights.py);
-    None: every model pod downloads its weights itself."""
+    model_streaming: tuple[str, str, str, str] | None = None
+    """(StorageClass, service account, download CPU, download memory) of weights mirrored to Blob and streamed
+    (components/model_weights.py); None: every model pod downloads its weights itself."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -179,7 +179,7 @@ class UpstreamKaito(pulumi.ComponentResource):
 
 def workspace_chart_values(
     cluster_name: str, node_provisioner: str, encryption_at_host: bool = False, spot_nodes: bool = False,
-    model_streaming: tuple[str, str] | None = None,
+    model_streaming: tuple[str, str, str, str] | None = None,
 ) -> dict[str, Any]:
     """KAITO's chart values. With the gpu-provisioner they stay what they were (its chart default)."""
     values: dict[str, Any] = {"clusterName": cluster_name}
@@ -187,10 +187,13 @@ def workspace_chart_values(
         # Both gates (ModelStreaming needs ModelMirror) and the defaults every Workspace then uses, as KAITO's guide
         # installs them (kaito-project/kaito@v0.12.0:charts/kaito/workspace/values.yaml featureGates,
         # defaultModelMirrorStorageClass, defaultStreamingServiceAccount; website/docs/model-mirror-streaming.md).
-        storage_class, service_account = model_streaming
+        storage_class, service_account, download_cpu, download_memory = model_streaming
         values["featureGates"] = {"ModelMirror": True, "ModelStreaming": True}
         values["defaultModelMirrorStorageClass"] = storage_class
         values["defaultStreamingServiceAccount"] = service_account
+        # The download Job's CPU and memory (values.yaml modelMirrorDownloadCPU, modelMirrorDownloadMemory).
+        values["modelMirrorDownloadCPU"] = download_cpu
+        values["modelMirrorDownloadMemory"] = download_memory
     if spot_nodes:
         # The chart's NVIDIA device plugin then tolerates kubernetes.azure.com/scalesetpriority=spot:NoSchedule, the
         # taint AKS puts on spot node pools, as KAITO's inference pods always do on Azure (kaito-project/

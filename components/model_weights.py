@@ -49,16 +49,25 @@ STORAGE_CLASS = "kaito-aks-weights"
 MIRROR_NAMESPACE = "kaito-weights"
 WRITER_SERVICE_ACCOUNT = "weights-writer"
 HF_TOKEN_SECRET = "hf-token"
+# On each ModelMirror: the name of the volume made for it.
+VOLUME_ANNOTATION = "kaito-aks/volume"
 # KAITO's catalog sizes a model's mirror as its weights plus 80 GiB of system files (kaito-project/kaito@v0.12.0:
 # presets/workspace/generator/generator.go calculateStorageSize, SystemFileDiskSizeGiB).
 SYSTEM_FILES_GIB = 80
-# The blobfuse2 mount options of KAITO's guide (model-mirror-streaming.md, Step 2): attribute caching and a block
-# cache sized for streaming reads.
+# The blobfuse2 mount options of KAITO's guide (model-mirror-streaming.md, Step 2), for writing: only the download
+# Job mounts the volume (the model's pods stream over HTTPS), so its block cache is 2 GiB of the node's memory, not
+# the guide's 8 GiB of read-ahead for streaming reads, beside the system pool's other work.
 MOUNT_OPTIONS = [
     "-o allow_other", "-o attr_timeout=120", "-o entry_timeout=120", "-o negative_timeout=120",
     "--cancel-list-on-mount-seconds=10", "--use-attr-cache=true", "--block-cache", "--block-cache-block-size=16",
-    "--block-cache-pool-size=8192", "--block-cache-prefetch=11",
+    "--block-cache-pool-size=2048",
 ]
+# The download Job's CPU and memory (request = limit): KAITO's default, 3 CPU and 8 GiB (kaito-project/kaito@v0.12.0:
+# pkg/modelmirror/consts/consts.go), does not fit beside the cluster's services on the default system node (4 vCPU,
+# 16 GiB), and the Job tolerates no GPU node's taint (pkg/modelmirror/download/job.go). What KAITO's own CI runs it
+# with (.github/actions/e2e-base-setup/action.yaml).
+DOWNLOAD_CPU = "2"
+DOWNLOAD_MEMORY = "4Gi"
 
 
 @dataclass(frozen=True)
@@ -227,24 +236,29 @@ class BlobModelWeights(pulumi.ComponentResource):
         for model in args.models:
             mirror = mirror_name(model.model_id)
             spec = model_mirror_spec(model, access_secret)
+            # A volume binds once: KAITO deletes a mirror's claim with the mirror, leaving the volume Released, and a
+            # volume's CSI source cannot change. So a volume is named after everything it and its mirror hold, a
+            # change to either makes a new one, and the mirror (annotated with its volume's name) is replaced with
+            # it, so that KAITO's new claim binds the new volume.
+            parts = pulumi.Output.all(account_name, account_group, writer.client_id)
+            volume_id = parts.apply(lambda values, mirror=mirror, spec=spec: volume_name(mirror, spec, *values))
             volume = k8s.core.v1.PersistentVolume(
                 f"{name}-volume-{mirror}",
-                # KAITO deletes a mirror's claim with the mirror, which leaves the volume Released, bound to nothing
-                # new: a changed mirror (a replacement) gets a new volume, named after what it mirrors.
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_name(mirror, spec), labels=labels),
-                spec=pulumi.Output.all(account_name, account_group, writer.client_id).apply(
-                    lambda parts, mirror=mirror, spec=spec, size=model.size_gib: volume_spec(
-                        *parts, mirror, volume_name(mirror, spec), size)),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_id, labels=labels),
+                spec=pulumi.Output.all(parts, volume_id).apply(
+                    lambda values, mirror=mirror, size=model.size_gib: volume_spec(*values[0], mirror, values[1],
+                                                                                   size)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[storage_class, *after]),
             )
             self.mirrors.append(k8s.apiextensions.CustomResource(
                 f"{name}-mirror-{mirror}",
                 api_version=MODEL_MIRROR_API_VERSION, kind="ModelMirror",
-                metadata={"name": mirror, "labels": labels},
+                metadata={"name": mirror, "labels": labels, "annotations": {VOLUME_ANNOTATION: volume_id}},
                 spec=spec,
                 # KAITO refuses any change to a mirror's spec (api/v1alpha1/modelmirror_validation.go).
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[volume, storage_class, *ready, *after],
-                                            replace_on_changes=["spec"], delete_before_replace=True),
+                                            replace_on_changes=["spec", f"metadata.annotations.{VOLUME_ANNOTATION}"],
+                                            delete_before_replace=True),
             ))
 
         self.container_url = pulumi.Output.concat("https://", account_name, ".blob.core.windows.net/", CONTAINER)
@@ -267,9 +281,11 @@ def blob_parameters(account: str | pulumi.Output[str], resource_group: pulumi.In
             "containerName": CONTAINER, "clientID": writer_client_id, "mountWithWorkloadIdentityToken": "true"}
 
 
-def volume_name(mirror: str, spec: Mapping[str, Any]) -> str:
-    """The mirror's volume, named after the mirror and its spec: a new spec (a new mirror) needs a new volume."""
-    return f"kaito-weights-{mirror}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:6]}"
+def volume_name(mirror: str, spec: Mapping[str, Any], account: str, resource_group: str,
+                writer_client_id: str) -> str:
+    """The mirror's volume, named after the mirror, its spec and the volume's source."""
+    held = json.dumps([spec, account, resource_group, writer_client_id], sort_keys=True)
+    return f"kaito-weights-{mirror}-{hashlib.sha256(held.encode()).hexdigest()[:6]}"
 
 
 def volume_spec(account: str, resource_group: str, writer_client_id: str, mirror: str, volume: str,

@@ -29,7 +29,14 @@ from components.kaito_install import UpstreamKaito, UpstreamKaitoArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.kubernetes import Destination, ModelConnection, in_cluster_model
 from components.llama_cpp import LlamaCppServer, llama_cpp_pod_template
-from components.model_weights import STORAGE_CLASS, BlobModelWeights, BlobModelWeightsArgs, MirroredModel
+from components.model_weights import (
+    DOWNLOAD_CPU,
+    DOWNLOAD_MEMORY,
+    STORAGE_CLASS,
+    BlobModelWeights,
+    BlobModelWeightsArgs,
+    MirroredModel,
+)
 from components.serving_metrics import LLAMA_CPP
 from components.smoke_test import SmokeTest, SmokeTestArgs
 from components.workspace import (
@@ -134,7 +141,8 @@ def compose(settings: Settings) -> dict[str, Any]:
                 node_provisioner=config.node_provisioner,
                 encryption_at_host=config.encryption_at_host,
                 spot_nodes=config.capacity_type == "spot",
-                model_streaming=(STORAGE_CLASS, STREAMING_SERVICE_ACCOUNT) if settings.blob_weights else None,
+                model_streaming=(STORAGE_CLASS, STREAMING_SERVICE_ACCOUNT, DOWNLOAD_CPU, DOWNLOAD_MEMORY)
+                if settings.blob_weights else None,
                 tags=settings.tags,
             ),
             # KAITO's controller needs Karpenter's CRDs when it starts.

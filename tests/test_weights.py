@@ -81,11 +81,15 @@ def test_each_mirror_has_a_volume_bound_ahead_whose_handle_names_the_stacks_cont
         # KAITO streams from az://<container>/<model id> of the account, both read from the handle (wiblob.go).
         parts = spec["csi"]["volumeHandle"].split("#")
         assert (parts[1], parts[2]) == (account, "models") and parts[3] == volume.inputs["metadata"]["name"]
-        # KAITO deletes the claim with its mirror, leaving the volume Released: a changed mirror (replaced, its spec
-        # is immutable) must come with a new volume, so the volume is named after the mirror's spec.
-        digest = hashlib.sha256(json.dumps(manifest(mirror)["spec"], sort_keys=True).encode()).hexdigest()[:6]
-        assert volume.inputs["metadata"]["name"] == f"kaito-weights-{name}-{digest}"
+        # A volume binds once (KAITO deletes the claim with its mirror, leaving the volume Released) and its source
+        # cannot change: it is named after everything it and its mirror hold, and the mirror, annotated with that
+        # name, is replaced with it, so KAITO's new claim binds the new volume.
         attributes = spec["csi"]["volumeAttributes"]
+        held = [manifest(mirror)["spec"], account, parts[0], attributes["clientID"]]
+        digest = hashlib.sha256(json.dumps(held, sort_keys=True).encode()).hexdigest()[:6]
+        assert volume.inputs["metadata"]["name"] == f"kaito-weights-{name}-{digest}"
+        assert mirror.inputs["metadata"]["annotations"] == {"kaito-aks/volume": volume.inputs["metadata"]["name"]}
+        assert set(mirror.replace_on_changes) == {"spec", "metadata.annotations.kaito-aks/volume"}
         assert attributes["mountWithWorkloadIdentityToken"] == "true" and attributes["protocol"] == "fuse2"
         assert attributes["clientID"] == identity_client_id(run, "writer")
         assert volume.urn in mirror.dependencies
@@ -140,6 +144,9 @@ def test_kaito_streams_every_gpu_model_and_each_workspace_waits_for_its_mirror()
     assert values["featureGates"] == {"ModelMirror": True, "ModelStreaming": True}
     assert (values["defaultModelMirrorStorageClass"], values["defaultStreamingServiceAccount"]) == (
         run.one(STORAGE_CLASS).inputs["metadata"]["name"], "kaito-model-streamer")
+    # The download Job fits beside the cluster's services on the default system node (KAITO's default is 3 CPU and
+    # 8 GiB, and it tolerates no GPU node), as KAITO's own CI runs it.
+    assert (values["modelMirrorDownloadCPU"], values["modelMirrorDownloadMemory"]) == ("2", "4Gi")
     cluster = run.one(CLUSTER).inputs
     assert cluster["storageProfile"] == {"blobCSIDriver": {"enabled": True}}
     mirrors = {m.urn for m in run.of_type(MIRROR)}

@@ -6,6 +6,7 @@ command once, after collection, only when a collected test asks for it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 # name -> a function of a fresh scratch folder returning the command (and its environment)
 COMMANDS: dict[str, Callable[[Path], tuple[list[str], dict[str, str] | None]]] = {}
 _RUNNING: dict[str, tuple[subprocess.Popen, Path]] = {}
+NICENESS = 4
 
 
 def command(name: str):
@@ -31,6 +33,12 @@ def start(name: str) -> None:
     argv, env = COMMANDS[name](folder)
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                cwd=Path(__file__).resolve().parent.parent)
+    # Behind the tests for the CPU (the tests run one after the other; a command has until a test asks), and each
+    # behind those started before it: tests/conftest.py starts them in the order the tests will ask.
+    try:
+        os.setpriority(os.PRIO_PROCESS, process.pid, min(19, NICENESS + 5 * len(_RUNNING)))
+    except OSError:  # gone already, or not allowed here: it runs as it is
+        pass
     _RUNNING[name] = (process, folder)
 
 

@@ -24,6 +24,18 @@ def fake_azure(monkeypatch):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "background(name): the test uses tests/background.py's command <name>")
+    _read_kubernetes_schemas_once()
+
+
+def _read_kubernetes_schemas_once() -> None:
+    """kubernetes-validate lists its schema folders and parses the 1.4 MB definitions file again on every call: the
+    same files, so each is read once per session (the validation itself is unchanged)."""
+    import functools
+
+    from kubernetes_validate import utils
+
+    utils.all_versions = functools.cache(utils.all_versions)
+    utils.schema_contents = functools.cache(utils.schema_contents)
 
 
 def pytest_collection_modifyitems(session, config, items):

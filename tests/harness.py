@@ -3,6 +3,7 @@ stack configs the way a user would write them."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -13,8 +14,8 @@ from scripts.offline import (  # noqa: F401 - re-exported for the tests
     run_failing_program,
     run_program,
     run_program_afresh,
-    stack_config,
 )
+from scripts.offline import stack_config as _stack_file_config
 from scripts.stack_files import stack_names  # noqa: F401 - re-exported for the tests
 from stacks.install_modes import INSTALL_MODES
 from stacks.settings import Settings, parse_settings
@@ -66,6 +67,56 @@ SCAN_EXAMPLES = {
     "example-blob-on-gpu-provisioner": size_config("small", "upstream", modelWeights="blob",
                                                    nodeProvisioner="gpu-provisioner"),
 }
+
+
+# A budget as a team sets it: a monthly amount and who is told.
+TEAM_BUDGET = {"budgetMonthlyUsd": 3000, "budgetContactEmails": ["platform@contoso.com", "fin@contoso.com"]}
+
+
+# A public stack with two GPU nodes, two system nodes and a budget (shared by the cost and settings tests, so it runs
+# once).
+PUBLIC_AT_SCALE = {**PUBLIC, "nodeCount": 2, "systemNodeCount": 2, **TEAM_BUDGET}
+
+
+# A CPU stack with what a platform team sets around its model: the API server's ranges, the Standard tier, upgrade
+# channels, access groups, bookkeeping tags, a budget from a given month and no demo app (shared by the cluster
+# security, cost control and demo app tests, each looking at its own part, so it runs once).
+OPERATED = {
+    "apiServerAuthorizedIpRanges": ["20.30.40.0/24", "52.160.0.7/32"], "skuTier": "Standard", "upgradeChannel": "none",
+    "nodeOsUpgradeChannel": "SecurityPatch",
+    "clusterAdminGroups": ["11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"],
+    "clusterReaderGroups": ["33333333-3333-3333-3333-333333333333"],
+    "environment": "dev", "owner": "ml-platform", "expiresOn": "2027-01-31",
+    **TEAM_BUDGET, "budgetStartDate": "2026-11-01",
+    "demoApp": False,
+}
+
+
+# A small stack with settings that leave the model's Workspace as it is: a bigger system pool, a budget without a
+# start date, a tighter latency alert and no throughput measurement (shared by the change, cost control and
+# monitoring tests, each looking at its own part, so it runs once).
+AROUND_THE_MODEL = {
+    "systemNodeCount": 2, **TEAM_BUDGET, "alertTtftP95Seconds": 4, "measureStreams": 0,
+}
+
+
+# A CPU stack left to itself: no container logs, metrics or alerts, and no automatic upgrades of its pinned Kubernetes
+# version (shared by the monitoring, cost and cluster security tests, each looking at its own part, so it runs once).
+UNATTENDED = {
+    "containerLogs": False, "metrics": False, "alerts": False,
+    "upgradeChannel": "none", "nodeOsUpgradeChannel": "Unmanaged", "kubernetesVersion": "1.33.2",
+}
+
+
+@functools.lru_cache
+def _stack_file(stack: str) -> dict[str, str]:
+    return _stack_file_config(stack)
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The config of Pulumi.<stack>.yaml as Pulumi hands it to the program (scripts/offline.py stack_config), read
+    once per session: a fresh copy each call, so a test may change its own."""
+    return dict(_stack_file(stack))
 
 
 def secret_keys_of(config: dict[str, Any]) -> tuple[str, ...]:

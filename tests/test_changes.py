@@ -15,6 +15,7 @@ from scripts.plan import secret_keys_of
 from stacks import images
 from stacks.profiles import ADDON_PROFILES
 from tests.harness import (
+    AROUND_THE_MODEL,
     HF_TOKEN,
     WORKSPACE,
     ProgramRun,
@@ -84,7 +85,9 @@ def test_rotating_the_token_changes_only_the_kubernetes_secret():
 
 def test_changes_outside_the_workspace_leave_the_model_running():
     assert operation(size_program("small"), size_program("small", restrictModelAccess=False)) == "same"
-    assert operation(size_program("small"), size_program("small", systemNodeCount=2)) == "same"
+    # A bigger system pool (with a budget and alert settings: the shared stack's, all outside the Workspace too).
+    assert AROUND_THE_MODEL["systemNodeCount"] == 2
+    assert operation(size_program("small"), size_program("small", **AROUND_THE_MODEL)) == "same"
 
 
 def test_a_change_kaito_applies_in_place_is_an_update():

@@ -4,10 +4,8 @@ CLI), and the workflows that use them (read as GitHub would, and by zizmor's aud
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -189,11 +187,11 @@ def test_deploy_jobs_sign_in_with_a_token_kept_fresh_for_kubelogin():
         assert users, name
 
 
+@pytest.mark.background("zizmor")
 def test_zizmors_auditor_persona_finds_nothing():
     # Nothing is accepted: a finding here is fixed, or accepted in .github/zizmor.yml with its reason
     # (README, Security).
-    result = subprocess.run([str(Path(sys.executable).parent / "zizmor"), "--offline", "--persona", "auditor",
-                             str(GITHUB)], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    result, _ = background.result("zizmor")  # zizmor --offline --persona auditor .github
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout + result.stderr
 

@@ -23,7 +23,16 @@ from components.identity import BUILT_IN_ROLES
 from scripts import offline
 from stacks.preflight import PreflightError, run_preflight
 from tests.fake_azure import FakeAzure
-from tests.harness import program, settings_of, size_config, size_program, stack_config, stack_names
+from tests.harness import (
+    OPERATED,
+    UNATTENDED,
+    program,
+    settings_of,
+    size_config,
+    size_program,
+    stack_config,
+    stack_names,
+)
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 ROLE = "azure-native:authorization:RoleAssignment"
@@ -125,7 +134,7 @@ def test_the_deployer_gets_cluster_admin_and_nothing_is_created_in_the_cluster_b
 
 
 def test_listed_groups_get_admin_or_read_only_access_and_nothing_else():
-    run = size_program("cpu", clusterAdminGroups=list(ADMINS), clusterReaderGroups=list(READERS))
+    run = size_program("cpu", **OPERATED)
     cluster_id = run.one(PROVIDER).inputs["clusterIdentifier"]
     groups = sorted((r.inputs["principalId"], role_of(r)) for r in run.of_type(ROLE)
                     if r.inputs.get("principalType") == "Group")
@@ -147,10 +156,9 @@ def test_role_assignments_are_replaced_delete_first_since_azure_refuses_a_duplic
     assert len({r.inputs["roleAssignmentName"] for r in assignments}) == len(assignments)
 
 
-# One stack with the cluster-operations settings a platform team changes (each test looks at its own part).
+# The cluster-operations settings a platform team changes are in one stack, tests/harness.py's OPERATED, with the
+# access groups above (each test looks at its own part).
 AUTHORIZED_RANGES = ["20.30.40.0/24", "52.160.0.7/32"]
-OPERATED = {"apiServerAuthorizedIpRanges": AUTHORIZED_RANGES, "skuTier": "Standard", "upgradeChannel": "none",
-            "nodeOsUpgradeChannel": "SecurityPatch"}
 
 
 def test_the_api_server_is_open_to_sign_ins_from_anywhere_unless_ranges_are_listed():
@@ -189,7 +197,7 @@ def test_defaults_are_free_tier_patch_upgrades_and_no_host_encryption():
 
 
 def test_a_window_only_for_the_upgrades_that_are_turned_on():
-    off = size_program("cpu", upgradeChannel="none", nodeOsUpgradeChannel="Unmanaged", kubernetesVersion="1.33.2")
+    off = size_program("cpu", **UNATTENDED)  # upgrade channels none and Unmanaged, Kubernetes 1.33.2
     assert off.of_type(WINDOW) == []
     assert off.one(CLUSTER).inputs["kubernetesVersion"] == "1.33.2"  # nothing moves it: a full pin is fine
     node_images = size_program("cpu", **OPERATED)
@@ -198,7 +206,7 @@ def test_a_window_only_for_the_upgrades_that_are_turned_on():
 
 def test_standard_tier_costs_a_tenth_of_a_dollar_an_hour_more():
     free = size_program("cpu")
-    standard = size_program("cpu", **OPERATED)  # upgrade channels and IP ranges cost nothing
+    standard = size_program("cpu", **OPERATED)  # its other settings (channels, ranges, groups, tags...) cost nothing
     assert round(standard.outputs["estimatedHourlyCostUsd"] - free.outputs["estimatedHourlyCostUsd"], 4) == 0.1
 
 
@@ -330,7 +338,7 @@ def api_server(tmp_path) -> Iterator[tuple[cluster_access_check.ApiServer, list,
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True).start()
     # The kubeconfig AKS would return for it.
     kubeconfig = offline.FAKE_KUBECONFIG.replace(
         "https://aks-kaito-aks-test-dns.hcp.eastus.azmk8s.io:443", f"https://127.0.0.1:{server.server_port}"

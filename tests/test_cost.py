@@ -14,7 +14,7 @@ from stacks import prices
 from stacks.catalog import VM_SIZES
 from stacks.cost import HOURS_PER_MONTH
 from stacks.profiles import ADDON_PROFILES
-from tests.harness import MODEL_SIZES, MONITORED, PUBLIC, program, size_config, size_program
+from tests.harness import MODEL_SIZES, MONITORED, PUBLIC_AT_SCALE, UNATTENDED, program, size_config, size_program
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 SYSTEM = "Standard_D4s_v5"
@@ -38,8 +38,10 @@ def test_each_profile_exports_its_cost_from_the_price_table(model_size):
 
 
 def test_more_nodes_and_a_front_door_cost_more():
-    # The front door's own pods run on the system pool: what it adds is its load balancer and public IP.
-    run = size_program("small", nodeCount=2, systemNodeCount=2, **PUBLIC)
+    # The front door's own pods run on the system pool: what it adds is its load balancer and public IP. (The stack's
+    # budget costs nothing.)
+    assert (PUBLIC_AT_SCALE["nodeCount"], PUBLIC_AT_SCALE["systemNodeCount"]) == (2, 2)
+    run = size_program("small", **PUBLIC_AT_SCALE)
     expected = (2 * hourly(ADDON_PROFILES["small"].instance_types[0]) + 2 * hourly(SYSTEM)
                 + hourly(prices.LOAD_BALANCER) + hourly(prices.PUBLIC_IP) + logs_at_cap(1))
     assert run.outputs["estimatedHourlyCostUsd"] == pytest.approx(expected)
@@ -61,7 +63,7 @@ def test_monitoring_costs_grafana_and_logs_at_their_daily_cap_and_says_what_it_l
     assert "managed Prometheus" in basis and "not counted" in basis
     # The Grafana price is another region's: said, but not as a VM price the refresh command could fix.
     assert "westeurope as of 2026-10" in basis and "./scripts/prices" not in basis
-    quiet = size_program("cpu", containerLogs=False, metrics=False, alerts=False)
+    quiet = size_program("cpu", **UNATTENDED)  # no container logs, metrics or alerts (nor upgrades: free anyway)
     assert quiet.outputs["estimatedHourlyCostUsd"] == pytest.approx(
         hourly(ADDON_PROFILES["cpu"].instance_types[0]) + hourly(SYSTEM))
     assert "Prometheus" not in quiet.outputs["estimatedCostBasis"]

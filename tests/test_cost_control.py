@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook, delete_workspace_pools
 from stacks import prices
 from stacks.settings import ConfigError
-from tests.harness import run_failing_program, size_config, size_program
+from tests.harness import AROUND_THE_MODEL, OPERATED, run_failing_program, size_config, size_program
 
 WORKSPACE = "kubernetes:kaito.sh/v1beta1:Workspace"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -147,12 +147,10 @@ def _hook_callback(target: GpuPoolCleanupTarget, agent_pools):
     return captured["func"]
 
 
-def budget_overrides(**overrides):
-    return {"budgetMonthlyUsd": 3000, "budgetContactEmails": ["platform@contoso.com", "fin@contoso.com"], **overrides}
-
-
+# The budgets and tags below are set in tests/harness.py's shared stacks (each test looks at its own part): OPERATED's
+# budget (3000 USD, two contacts) starts in a given month, AROUND_THE_MODEL's (the same) has no start date.
 def test_a_budget_alerts_at_50_80_and_100_percent_of_the_resource_group():
-    run = size_program("small", **budget_overrides(budgetStartDate="2026-11-01"))
+    run = size_program("cpu", **OPERATED)
     budget = run.one(BUDGET)
     group = run.one("azure-native:resources:ResourceGroup")
     assert budget.inputs["scope"] == (
@@ -174,7 +172,7 @@ def test_no_budget_unless_asked_for():
 
 
 def test_without_a_start_date_the_budget_starts_this_month_and_ignores_later_months():
-    budget = size_program("small", **budget_overrides()).one(BUDGET)
+    budget = size_program("small", **AROUND_THE_MODEL).one(BUDGET)
     today = datetime.datetime.now(datetime.UTC).date()
     assert budget.inputs["timePeriod"]["startDate"] == f"{today.replace(day=1).isoformat()}T00:00:00Z"
     # A preview next month computes another date; ignore_changes keeps it from showing as a change.
@@ -203,7 +201,7 @@ def test_bad_cost_control_config_is_refused_before_any_resource(overrides, fragm
 
 
 def test_cost_reporting_tags_environment_owner_and_expiry():
-    run = size_program("cpu", environment="dev", owner="ml-platform", expiresOn="2027-01-31")
+    run = size_program("cpu", **OPERATED)  # environment dev, owner ml-platform, expiry 2027-01-31
     tags = run.one(CLUSTER).inputs["tags"]
     wanted = {"environment": "dev", "owner": "ml-platform", "expiry": "2027-01-31", "modelSize": "cpu"}
     assert {key: tags[key] for key in wanted} == wanted

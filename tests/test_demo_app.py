@@ -23,7 +23,7 @@ def running_app(endpoint: str, **overrides) -> Iterator[int]:
     )
     settings = demo.Settings(**{**settings.__dict__, **overrides})
     server = demo.make_server(settings, host="127.0.0.1")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True)
     thread.start()
     try:
         yield server.server_address[1]
@@ -179,10 +179,10 @@ def test_model_endpoint_error_is_a_502_with_its_message(fake):
 
 def test_slow_model_endpoint_is_a_504(fake):
     fake.script.delay_seconds = 1.5
-    with running_app(fake.base_url, request_timeout_seconds=0.5) as port:
+    with running_app(fake.base_url, request_timeout_seconds=0.2) as port:
         response, data = chat(port, [{"role": "user", "content": "Hi"}])
         assert response.status == 504
-        assert "did not answer within 0.5 s" in json.loads(data)["error"]
+        assert "did not answer within 0.2 s" in json.loads(data)["error"]
         assert request(port, "GET", "/healthz")[0].status == 200
 
 

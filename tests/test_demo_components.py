@@ -10,7 +10,8 @@ import pytest
 from components.demo_app import source_checksum
 from stacks import images
 from stacks.settings import ConfigError
-from tests.harness import PUBLIC, ProgramRun, run_failing_program, size_config, size_program
+from tests.harness import OPERATED, PUBLIC, ProgramRun, run_failing_program, size_config, size_program
+from tests.test_front_door import TEAMS
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -90,7 +91,7 @@ def test_private_exposure_is_a_cluster_ip_with_the_port_forward_command():
 
 
 def test_public_exposure_puts_the_app_behind_the_front_door_and_gives_it_no_address_of_its_own():
-    run = size_program("cpu", **PUBLIC)
+    run = size_program("cpu", **PUBLIC, **TEAMS)  # tests/test_front_door.py's public stack (with API teams), shared
     service = {k: v for k, v in named(run, SERVICE, "demo-app-service").inputs.items() if k != "__defaults"}
     kubernetes_validate.validate(service, "1.33", strict=True)
     assert service["spec"]["type"] == "ClusterIP" and "loadBalancerSourceRanges" not in service["spec"]
@@ -123,7 +124,7 @@ def test_bad_exposure_config_is_a_clear_config_error(overrides, fragments):
 
 
 def test_demo_app_can_be_left_out():
-    run = size_program("cpu", demoApp=False)
+    run = size_program("cpu", **OPERATED)  # tests/harness.py's shared stack: demoApp false
     assert run.of_type(DEPLOYMENT) == [] and run.of_type(SERVICE) == []
     assert "demoAppPortForward" not in run.outputs and "demoAppUrl" not in run.outputs
     assert len(run.of_type(JOB)) == 1
@@ -165,7 +166,8 @@ def test_demo_app_waits_for_the_workspace():
 def test_a_new_model_runs_a_new_smoke_test_job():
     small = size_program("small").one(JOB).inputs["metadata"]["name"]
     again = size_program("small").one(JOB).inputs["metadata"]["name"]
-    other = size_program("small", model="phi-3.5-mini-instruct").one(JOB).inputs["metadata"]["name"]
+    # Another model (its run is shared with tests/test_plan.py and tests/test_settings.py).
+    other = size_program("small", model="phi-3-medium-4k-instruct").one(JOB).inputs["metadata"]["name"]
     assert small == again
     assert small != other
     assert small.startswith("smoke-test-")

@@ -20,7 +20,9 @@ from scripts.offline import RECORDED_MEASUREMENT, ProgramRun
 from stacks import compose
 from stacks.settings import ConfigError
 from tests.harness import (
+    AROUND_THE_MODEL,
     MONITORED,
+    UNATTENDED,
     WORKSPACE,
     program,
     run_failing_program,
@@ -51,7 +53,9 @@ def grafana_run() -> ProgramRun:
 
 
 def tuned_run() -> ProgramRun:
-    return size_program("small", alertTtftP95Seconds=4, measureStreams=0)
+    """A small stack alerting at 4 s and measuring nothing (tests/harness.py's AROUND_THE_MODEL, shared)."""
+    assert (AROUND_THE_MODEL["alertTtftP95Seconds"], AROUND_THE_MODEL["measureStreams"]) == (4, 0)
+    return size_program("small", **AROUND_THE_MODEL)
 
 
 def named(run: ProgramRun, type_: str, name: str):
@@ -60,7 +64,8 @@ def named(run: ProgramRun, type_: str, name: str):
 
 
 def quiet_run() -> ProgramRun:
-    return size_program("cpu", containerLogs=False, metrics=False, alerts=False)
+    """A CPU stack without container logs, metrics and alerts (tests/harness.py's UNATTENDED, shared)."""
+    return size_program("cpu", **UNATTENDED)
 
 
 def prod() -> ProgramRun:
@@ -361,7 +366,7 @@ class FakeGrafana:
                 self._answer("DELETE")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self) -> None:
@@ -451,7 +456,7 @@ def test_the_measurement_comes_back_as_an_output_with_the_cost_of_a_million_toke
 
 
 def test_a_preview_cannot_know_the_measurement_and_zero_streams_measure_nothing():
-    preview = program(size_config("small"), preview=True)
+    preview = program(stack_config("staging"), stack="staging", preview=True)  # small, measuring by default
     assert preview.outputs["smokeTestMeasurement"] is None  # unknown until the pod has run
     off = tuned_run()
     assert off.of_type("kubernetes:core/v1:Pod") == [] and "smokeTestMeasurement" not in off.outputs

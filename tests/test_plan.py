@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from stacks import prices
 from stacks.catalog import VM_SIZES
 from stacks.profiles import ADDON_PROFILES
 from tests import background
+from tests.background_commands import PRINTERS
 from tests.harness import MODEL_SIZES, program, settings_of, size_config, stack_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,12 +104,14 @@ def test_plan_piped_into_head_ends_without_a_traceback():
     assert "Traceback" not in result.stderr, result.stderr
 
 
+@pytest.mark.background("pipe-printers")
 @pytest.mark.parametrize(("printer", "quiet"), [("print_safely", True), ("print", False)])
 def test_output_larger_than_a_pipe_ends_quietly_when_the_reader_leaves(printer, quiet):
     # A megabyte outlasts the pipe's buffer, so the reader really leaves mid-write; plain print is
     # the control that shows the check can fail.
-    code = f"from scripts.plan import print_safely; {printer}('x' * 1_000_000)"
-    result = subprocess.run(["bash", "-c", f"{sys.executable} -c \"{code}\" | head -c 10"], cwd=ROOT,
-                            capture_output=True, text=True)
-    assert result.stdout == "x" * 10
-    assert ("BrokenPipeError" not in result.stderr) is quiet, result.stderr
+    assert printer in PRINTERS
+    finished, folder = background.result("pipe-printers")  # python -c "<printer>('x' * 1_000_000)" | head -c 10
+    assert finished.returncode == 0, finished.stderr
+    stdout, stderr = (folder / f"{printer}.out").read_text(), (folder / f"{printer}.err").read_text()
+    assert stdout == "x" * 10
+    assert ("BrokenPipeError" not in stderr) is quiet, stderr

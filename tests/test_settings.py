@@ -11,7 +11,16 @@ from scripts import plan
 from scripts.stack_files import StackFileError, load_stack_config
 from stacks import prices
 from stacks.settings import ConfigError
-from tests.harness import PUBLIC, program, run_failing_program, size_config, stack_config, stack_names
+from tests.harness import (
+    PUBLIC,
+    PUBLIC_AT_SCALE,
+    program,
+    run_failing_program,
+    size_config,
+    size_program,
+    stack_config,
+    stack_names,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDERS = {**{f"kaito-aks:{key}": value for key, value in PUBLIC.items()},
@@ -21,7 +30,8 @@ PLACEHOLDERS = {**{f"kaito-aks:{key}": value for key, value in PUBLIC.items()},
 
 
 def test_documentation_placeholders_are_a_warning_in_a_preview():
-    run = program({**size_config("cpu"), **PLACEHOLDERS}, preview=True)
+    # The prod stack file ships the placeholders of PLACEHOLDERS: its preview (shared with other tests) has the warning.
+    run = program(stack_config("prod"), stack="prod", preview=True)
     (warning,) = [w for w in run.warnings if "documentation placeholders" in w]
     assert "allowedSourceRanges entry 203.0.113.0/24 is a documentation range" in warning
     assert "pulumi config set --path 'kaito-aks:allowedSourceRanges[0]'" in warning
@@ -39,8 +49,8 @@ def test_documentation_placeholders_are_refused_by_an_update_before_any_resource
 
 
 def test_real_values_are_not_placeholders():
-    run = program({**size_config("cpu", **PUBLIC), "kaito-aks:budgetMonthlyUsd": 100,
-                   "kaito-aks:budgetContactEmails": ["ml-platform@contoso.com"]})
+    # Real networks, addresses and sign-in app of a public stack with a budget (tests/harness.py's, shared).
+    run = size_program("small", **PUBLIC_AT_SCALE)
     assert not any("placeholder" in warning for warning in run.warnings)
 
 

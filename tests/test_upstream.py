@@ -208,7 +208,8 @@ def test_a_gated_model_gets_its_token_and_an_open_one_does_not():
     options = manifest(gated)["inference"]["preset"]["presetOptions"]
     assert options == {"modelAccessSecret": secret.inputs["metadata"]["name"]}
     jsonschema.validate(manifest(gated), SCHEMA_V012)
-    open_model = upstream("medium", hfToken=HF_TOKEN)
+    # Upstream large's model is open too: its run with a token is tests/test_program.py's preview, shared.
+    open_model = program(size_config("large", "upstream", hfToken=HF_TOKEN), preview=True)
     assert [r.name for r in open_model.of_type("kubernetes:core/v1:Secret") if r.name == "model-hf-token"] == []
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +12,10 @@ import yaml
 
 from scripts import ci
 from scripts.plan import build_plan
+from tests import background
+from tests.background_commands import ACTIONS, MEASUREMENT_ANSWERS, WORKFLOWS, measurement_step
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-BIN = Path(sys.executable).parent
 PINNED = {
     "actions/checkout": "3d3c42e5aac5ba805825da76410c181273ba90b1",
     "actions/setup-python": "5fda3b95a4ea91299a34e894583c3862153e4b97",
@@ -35,15 +33,18 @@ def steps(workflow: dict):
         yield from job.get("steps", [])
 
 
+def github_schema_check(kind: str) -> tuple[str, str]:
+    """check-jsonschema's exit code and output for the workflows or the composite actions against GitHub's schema."""
+    finished, folder = background.result("github-schemas")
+    assert finished.returncode == 0, finished.stderr
+    return (folder / f"{kind}.rc").read_text().strip(), (folder / f"{kind}.out").read_text()
+
+
+@pytest.mark.background("github-schemas")
 def test_workflows_match_githubs_schema():
-    result = subprocess.run(
-        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+    # check-jsonschema --builtin-schema vendor.github-workflows <every workflow>
+    code, output = github_schema_check("workflows")
+    assert code == "0", output
 
 
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: p.parent.name + "/" + p.name)
@@ -59,12 +60,11 @@ def test_every_action_is_pinned_to_the_release_commit(path):
             assert PINNED[action] == ref.split()[0], step["uses"]
 
 
+@pytest.mark.background("github-schemas")
 def test_the_composite_action_matches_githubs_schema():
-    result = subprocess.run(
-        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-actions", *map(str, ACTIONS)],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # check-jsonschema --builtin-schema vendor.github-actions <every composite action>
+    code, output = github_schema_check("actions")
+    assert code == "0", output
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -289,25 +289,21 @@ def test_a_preflight_that_cannot_ask_azure_leaves_a_line_not_a_failed_job():
         "preflight: not checked", "RuntimeError: HttpResponseError: (TooManyRequests) try later"]
 
 
-@pytest.mark.parametrize("answer", ["recorded", "no output"])
-def test_the_deploy_job_summary_shows_the_measured_throughput_and_cost(tmp_path, answer):
+@pytest.mark.background("measurement-summaries")
+@pytest.mark.parametrize("answer", MEASUREMENT_ANSWERS)
+def test_the_deploy_job_summary_shows_the_measured_throughput_and_cost(answer):
     from scripts.offline import RECORDED_MEASUREMENT
     from stacks.compose import with_cost_per_million_tokens
 
-    step = next(s for s in load("deploy.yml")["jobs"]["up"]["steps"] if s.get("name") == "Measured throughput and cost")
+    step = measurement_step()
     assert step["if"] == "${{ !inputs.preview-only }}"
     measured = with_cost_per_million_tokens(json.loads(RECORDED_MEASUREMENT), 3.865)
-    # A pulumi that answers like `pulumi stack output smokeTestMeasurement --json`, or fails (no such output).
-    fake = tmp_path / "bin" / "pulumi"
-    fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\n" + (f"cat <<'EOF'\n{json.dumps(measured, indent=2)}\nEOF\n" if answer == "recorded"
-                                     else "echo 'error: current stack does not have output' >&2; exit 255\n"))
-    fake.chmod(0o755)
-    summary = tmp_path / "summary.md"
-    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}", "STACK": "prod",
-           "RUNNER_TEMP": str(tmp_path), "GITHUB_STEP_SUMMARY": str(summary)}
-    subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=ROOT, env=env, check=True)
-    text = summary.read_text()
+    # The step for stack prod, with a pulumi that answers like `pulumi stack output smokeTestMeasurement --json`
+    # (the measurement above), or fails (no such output): tests/background_commands.py measurement_summaries.
+    finished, folder = background.result("measurement-summaries")
+    assert finished.returncode == 0, finished.stderr
+    assert (folder / answer / "rc").read_text().strip() == "0", (folder / answer / "out").read_text()
+    text = (folder / answer / "summary.md").read_text()
     assert text.startswith("### prod: measured throughput and cost")
     if answer == "recorded":
         assert "| Output tokens per second | 65.72 (512 tokens in 7.79 s, counted from stream chunks) |" in text

@@ -25,7 +25,7 @@ from scripts import changes
 from scripts.offline import DeployedState, ProgramRun, run_program, run_program_against
 from scripts.stack_files import ROOT, SECRET_PLACEHOLDER, StackFileError, load_stack_config
 from stacks.catalog import VM_SIZES
-from stacks.settings import ConfigError, Settings, parse_settings, placeholder_message
+from stacks.settings import ConfigError, ServedModel, Settings, parse_settings, placeholder_message
 
 WORKSPACE_TYPE = "kubernetes:kaito.sh/v1beta1:Workspace"
 BANNER = (
@@ -137,14 +137,7 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
             "quotaFamily": system.quota_family if system else None,
             "vcpus": system.vcpus * config.system_node_count if system else None,
         },
-        "additionalModels": [
-            {"workspaceName": served.workspace_name, "model": served.model, "instanceType": served.instance_type,
-             "nodeCount": settings.nodes_on(served.vm_size, served), "copies": [served.min_replicas,
-                                                                                served.max_replicas],
-             "gpus": served.vm_size.gpu_count * settings.nodes_on(served.vm_size, served),
-             "quotaFamily": served.vm_size.quota_family,
-             "vcpusNeeded": served.vm_size.vcpus * settings.nodes_on(served.vm_size, served) * served.max_replicas}
-            for served in settings.models if served.additional],
+        "additionalModels": [additional_model(settings, served) for served in settings.models if served.additional],
         "estimatedHourlyCostUsd": run.outputs["estimatedHourlyCostUsd"],
         "estimatedMonthlyCostUsd": run.outputs["estimatedMonthlyCostUsd"],
         "estimatedCostBasis": run.outputs["estimatedCostBasis"],
@@ -157,6 +150,15 @@ def plan_document(stack: str, settings: Settings, run: ProgramRun) -> dict[str, 
         "workspace": manifest,
         "outputs": {k: ("[secret]" if k in run.secret_outputs else v) for k, v in sorted(run.outputs.items())},
     }
+
+
+def additional_model(settings: Settings, served: ServedModel) -> dict[str, Any]:
+    """One of kaito-aks:additionalModels in the plan: its size, copies and quota at the most copies."""
+    nodes = settings.copy_nodes(served)
+    return {"workspaceName": served.workspace_name, "model": served.model, "instanceType": served.instance_type,
+            "nodeCount": nodes, "copies": [served.min_replicas, served.max_replicas],
+            "gpus": served.vm_size.gpu_count * nodes, "quotaFamily": served.vm_size.quota_family,
+            "vcpusNeeded": served.vm_size.vcpus * nodes * served.max_replicas}
 
 
 def render(plan: dict[str, Any]) -> str:

@@ -178,7 +178,7 @@ def compose(settings: Settings) -> dict[str, Any]:
                         for served in settings.models if served.is_preset],
                 node_subnet_id=cluster.node_subnet_id,
                 existing_account_id=config.weights_storage_account_id,
-                hf_token=pulumi.Output.secret(config.hf_token.reveal()) if config.hf_token is not None else None,
+                hf_token=hf_token_secret(settings),
                 labels=kubernetes_labels(settings, component="model-weights"),
                 tags=settings.tags,
             ),
@@ -187,8 +187,7 @@ def compose(settings: Settings) -> dict[str, Any]:
         extra_outputs["modelWeightsContainerUrl"] = weights.container_url
     models = build_models(settings, kaito_ready, weights)
     workspace = models[0][1]
-    endpoint = inference_endpoint(workspace.model_service, config.namespace)
-    connection = in_cluster_model(endpoint, workspace.model_pods, MODEL_PORT)
+    connection = in_cluster_connection(workspace, config.namespace)
     clients_after: list[pulumi.Resource] = [workspace]
     exposure: dict[str, Any] = {}
     front_door = None
@@ -216,9 +215,8 @@ def compose(settings: Settings) -> dict[str, Any]:
         }) if served.additional else exposure
         if config.paused:
             continue
-        model_connection = connection if front_door is not None else in_cluster_model(
-            inference_endpoint(model_workspace.model_service, config.namespace), model_workspace.model_pods,
-            MODEL_PORT)
+        model_connection = connection if front_door is not None or index == 0 else in_cluster_connection(
+            model_workspace, config.namespace)
         smoke_test = SmokeTest(
             "smoke-test" if index == 0 else f"smoke-test-{served.workspace_name}",
             SmokeTestArgs(
@@ -323,9 +321,6 @@ def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions,
         if built and built[0][1].streaming_account is not None:
             waits.append(built[0][1].streaming_account)
         labels = kubernetes_labels(settings, component="inference", instance=served.workspace_name)
-        hf_token: pulumi.Output[str] | None = None
-        if settings.needs_access_secret(served) and config.hf_token is not None:
-            hf_token = pulumi.Output.secret(config.hf_token.reveal())
         workspace = KaitoWorkspace(
             f"model-{served.workspace_name}" if served.additional else "model",
             KaitoWorkspaceArgs(
@@ -339,7 +334,7 @@ def build_models(settings: Settings, kaito_ready: pulumi.ResourceOptions,
                 node_count=served.requested_nodes,
                 preset=served.model if served.is_preset else None,
                 pod_template=None if served.is_preset else cpu_model_pod_template(served, labels),
-                hf_token=hf_token,
+                hf_token=hf_token_secret(settings) if settings.needs_access_secret(served) else None,
                 readiness_timeout_minutes=served.profile.readiness_timeout_minutes,
                 labels=labels,
                 model_client_labels=MODEL_CLIENT_LABEL if config.restrict_model_access else None,
@@ -471,6 +466,17 @@ def build_monitoring(settings: Settings, cluster: AksCluster, models: list[tuple
         ),
         opts=on_cluster,
     )
+
+
+def hf_token_secret(settings: Settings) -> pulumi.Output[str] | None:
+    """kaito-aks:hfToken as a Pulumi secret, for the Kubernetes Secrets that carry it; None when it is not set."""
+    token = settings.config.hf_token
+    return None if token is None else pulumi.Output.secret(token.reveal())
+
+
+def in_cluster_connection(workspace: KaitoWorkspace, namespace: str) -> ModelConnection:
+    """How a client in the cluster reaches a model: its Service, and its pods for the client's egress policy."""
+    return in_cluster_model(inference_endpoint(workspace.model_service, namespace), workspace.model_pods, MODEL_PORT)
 
 
 def front_door_connection(front_door: FrontDoor, tls_issuer: str) -> ModelConnection:

@@ -91,7 +91,7 @@ def estimate(settings: Settings) -> CostEstimate:
     if not config.paused:
         # Every copy of a model has its own nodes: the estimate is at the fewest copies (minReplicas).
         for served in settings.models:
-            lines.append(model_nodes_line(served.instance_type, settings.nodes_on(served.vm_size, served)
+            lines.append(model_nodes_line(served.instance_type, settings.copy_nodes(served)
                                           * served.min_replicas, config.capacity_type, region,
                                           served.workspace_name if several else None))
     if config.demo_app and settings.public:
@@ -113,7 +113,7 @@ def estimate(settings: Settings) -> CostEstimate:
     if scaled and not config.paused:
         more = 0.0
         for served in scaled:
-            per_copy = model_nodes_line(served.instance_type, settings.nodes_on(served.vm_size, served),
+            per_copy = model_nodes_line(served.instance_type, settings.copy_nodes(served),
                                         config.capacity_type, region)
             more += (per_copy.usd_per_hour or 0.0) * (served.max_replicas - served.min_replicas)
         most = round(sum(line.usd_per_hour or 0.0 for line in lines) + more, 4)

@@ -170,7 +170,11 @@ class Settings:
     @property
     def node_count(self) -> int:
         """Nodes KAITO creates for the stack's own model: kaito-aks:nodeCount, or what KAITO 0.12 computes."""
-        return self.nodes_on(self.vm_size)
+        return self.copy_nodes(self.primary)
+
+    def copy_nodes(self, served: ServedModel) -> int:
+        """Nodes KAITO creates for one copy of `served` on its chosen VM size."""
+        return self.nodes_on(served.vm_size, served)
 
     def nodes_on(self, size: VmSize, served: ServedModel | None = None) -> int:
         """Nodes KAITO creates for one copy of a model (the stack's own by default) on `size` (preflight weighs
@@ -202,7 +206,7 @@ class Settings:
         table, at most the GPU memory of the nodes it runs on holds its weights."""
         weights = self.mode.weights_gib(served.model)
         if weights is None:
-            weights = served.vm_size.total_gpu_memory_gib * self.nodes_on(served.vm_size, served)
+            weights = served.vm_size.total_gpu_memory_gib * self.copy_nodes(served)
         return int(weights + 80)
 
     @property

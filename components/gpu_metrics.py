@@ -42,6 +42,9 @@ from components.kubernetes import (
 )
 from components.workspace import pod_security_labels
 
+# The DCGM exporter's own namespace (restricted Pod Security; the model's namespace may be only baseline).
+GPU_METRICS_NAMESPACE = "gpu-metrics"
+
 EXPORTER_PORT = 9400
 COUNTERS_DIR = "/etc/kaito-aks-dcgm"
 # Basic fields only (no SYS_ADMIN); names and types from NVIDIA/dcgm-exporter@4.5.3-4.8.2:etc/default-counters.csv.

@@ -21,7 +21,7 @@ from components.cluster_monitoring import (
 from components.demo_app import DemoApp, DemoAppArgs
 from components.front_door import FrontDoor, FrontDoorArgs, RoutedModel, SignIn, TeamAccess, self_proxy_peer
 from components.gateway_platform import GATEWAY_NAMESPACE, GatewayPlatform, GatewayPlatformArgs
-from components.gpu_metrics import GpuMetricsExporter, GpuMetricsExporterArgs
+from components.gpu_metrics import GPU_METRICS_NAMESPACE, GpuMetricsExporter, GpuMetricsExporterArgs
 from components.gpu_pool_cleanup import GpuPoolCleanupTarget, cleanup_hook
 from components.identity import subscription_of
 from components.inference_autoscaler import InferenceAutoscaler, InferenceAutoscalerArgs, scaler_peer
@@ -53,8 +53,6 @@ from stacks.cost import estimate
 from stacks.settings import ServedModel, Settings
 
 DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "demo_app"
-# The DCGM exporter's own namespace (restricted Pod Security; the model's namespace may be only baseline).
-GPU_METRICS_NAMESPACE = "gpu-metrics"
 # Pods carrying this label may reach the model when kaito-aks:restrictModelAccess is on.
 MODEL_CLIENT_LABEL = {"kaito-aks/model-client": "true"}
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pulumi
 
+from components import gateway_platform, gpu_metrics, inference_autoscaler, kaito_install, karpenter, model_weights
 from stacks import prices, pulumi_internals
 from stacks.catalog import EXCLUDED_SIZES, VM_SIZES, VmSize
 from stacks.config import AZURE, MAX_WORKSPACE_NAME, PROJECT, StackConfig, azure_safe, declarations, project_keys
@@ -38,6 +39,20 @@ EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org")
 # Namespaces a stack's config may hold besides kaito-aks: (providers and Pulumi itself).
 PROVIDER_NAMESPACES = ("azure-native", "kubernetes", "pulumi", "random", "tls")
 
+
+# Namespaces kaito-aks installs its platform parts into, each created (and on destroy deleted) by them: the stack's
+# own namespace must be another.
+PLATFORM_NAMESPACES = {
+    karpenter.NAMESPACE: "Azure Karpenter",
+    kaito_install.KAITO_NAMESPACE: "KAITO's controller",
+    kaito_install.PROVISIONER_NAMESPACE: "the gpu-provisioner",
+    inference_autoscaler.NAMESPACE: "KEDA and KAITO's scaler",
+    gpu_metrics.GPU_METRICS_NAMESPACE: "the GPU metrics exporter",
+    model_weights.MIRROR_NAMESPACE: "the model weights' download",
+    gateway_platform.GATEWAY_NAMESPACE: "Envoy Gateway",
+    gateway_platform.AI_GATEWAY_NAMESPACE: "Envoy AI Gateway",
+    gateway_platform.CERT_MANAGER_NAMESPACE: "cert-manager",
+}
 
 # The longest Workspace name an InferenceSet's copies can have (see _resolve).
 MAX_REPLICATED_NAME = 46
@@ -301,6 +316,12 @@ def _resolve(config: StackConfig, invalid: set[str], stack: str, problems: list[
     _budget_rules(config, invalid, problems)
     _upgrade_rules(config, invalid, problems)
     _monitoring_rules(config, invalid, problems)
+    if "namespace" not in invalid and config.namespace in PLATFORM_NAMESPACES:
+        problems.append(
+            f"{PROJECT}:namespace '{config.namespace}' is where kaito-aks installs "
+            f"{PLATFORM_NAMESPACES[config.namespace]}, which creates and deletes it: "
+            f"`pulumi config set {PROJECT}:namespace kaito` (or another name of its own)"
+        )
     if {"kaito_install", "model_size"} & invalid:
         return None
     mode = INSTALL_MODES[config.kaito_install]

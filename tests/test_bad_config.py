@@ -67,6 +67,15 @@ CASES = {
         size_config("cpu", namespace="kube-system"),
         ["kaito-aks:namespace 'kube-system'", "'kaito'"],
     ),
+    "a namespace kaito-aks installs KAITO into": (
+        size_config("small", "upstream", namespace="kaito-workspace"),
+        ["kaito-aks:namespace 'kaito-workspace' is where kaito-aks installs KAITO's controller",
+         "pulumi config set kaito-aks:namespace kaito"],
+    ),
+    "a namespace kaito-aks downloads weights in": (
+        size_config("small", "upstream", namespace="kaito-weights", modelWeights="blob"),
+        ["kaito-aks:namespace 'kaito-weights' is where kaito-aks installs the model weights' download"],
+    ),
     "a workspace name that is not a DNS-1035 label": (
         size_config("small", workspaceName="phi.4"),
         ["kaito-aks:workspaceName 'phi.4'", "DNS-1035", "e.g."],

@@ -155,22 +155,36 @@ class TextList(Kind):
         return list(default)
 
 
-@dataclass(frozen=True)
-class Tags(Kind):
-    """A map of Azure tag names to values."""
+class MapKind(Kind):
+    """A map (JSON in the config text), which Pulumi's project schema cannot declare."""
 
     schema_type: str | None = None
+
+    @staticmethod
+    def load(text: str, is_not: str, fix: str) -> dict[str, Any]:
+        """The map in `text`; Invalid("is not <is_not>", fix) when it is not JSON or not a map."""
+        try:
+            loaded = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            loaded = None
+        if not isinstance(loaded, dict):
+            raise Invalid(f"is not {is_not}", fix)
+        return loaded
+
+    def schema_default(self, default: Any) -> Any:
+        return dict(default)
+
+
+@dataclass(frozen=True)
+class Tags(MapKind):
+    """A map of Azure tag names to values."""
+
     # Azure tag names may not contain these characters; names are at most 512, values 256 characters.
     forbidden: str = "<>%&\\?/"
 
     def parse(self, text: str, key: str) -> dict[str, str]:
         how = f"`pulumi config set --path '{key}.owner' platform-team`"
-        try:
-            tags = json.loads(text)
-        except json.JSONDecodeError:
-            raise Invalid("is not a map of names to values", f"set tags with {how}") from None
-        if not isinstance(tags, dict):
-            raise Invalid("is not a map of names to values", f"set tags with {how}")
+        tags = self.load(text, "a map of names to values", f"set tags with {how}")
         problems = []
         clean: dict[str, str] = {}
         for name, value in tags.items():
@@ -192,9 +206,6 @@ class Tags(Kind):
             raise Invalid("has " + "; ".join(problems), f"set tags with {how}")
         return dict(sorted(clean.items()))
 
-    def schema_default(self, default: Any) -> Any:
-        return dict(default)
-
 
 @dataclass(frozen=True)
 class TeamLimits:
@@ -209,21 +220,15 @@ TEAM_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
-class Teams(Kind):
+class Teams(MapKind):
     """A map of team names to {requestsPerMinute, tokensPerMinute, keyVersion}."""
 
-    schema_type: str | None = None
     reserved: tuple[str, ...] = ()
 
     def parse(self, text: str, key: str) -> dict[str, TeamLimits]:
         how = (f"`pulumi config set --path '{key}.app-team.requestsPerMinute' 60` and "
                f"`pulumi config set --path '{key}.app-team.tokensPerMinute' 100000`")
-        try:
-            teams = json.loads(text) if text else {}
-        except json.JSONDecodeError:
-            teams = None
-        if not isinstance(teams, dict):
-            raise Invalid("is not a map of team names to their limits", f"set a team with {how}")
+        teams = self.load(text, "a map of team names to their limits", f"set a team with {how}")
         problems = []
         parsed: dict[str, TeamLimits] = {}
         for name, limits in teams.items():
@@ -246,9 +251,6 @@ class Teams(Kind):
             raise Invalid("has " + "; ".join(problems), f"set a team with {how}")
         return dict(sorted(parsed.items()))
 
-    def schema_default(self, default: Any) -> Any:
-        return dict(default)
-
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -264,7 +266,7 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
-class Models(Kind):
+class Models(MapKind):
     """A map of names (each model's Workspace name) to {model, and optionally modelSize, instanceType, nodeCount,
     minReplicas, maxReplicas}, each read by the kind of the stack-wide setting of the same key."""
 
@@ -272,16 +274,10 @@ class Models(Kind):
     """Entry key -> (ModelEntry attribute, the kind that reads its value)."""
     name: Kind = field(default_factory=Text)
     """How an entry's name (its Workspace name) is read."""
-    schema_type: str | None = None
 
     def parse(self, text: str, key: str) -> dict[str, ModelEntry]:
         how = f"`pulumi config set --path '{key}.ws-second.model' <model>`"
-        try:
-            entries = json.loads(text) if text else {}
-        except json.JSONDecodeError:
-            entries = None
-        if not isinstance(entries, dict):
-            raise Invalid("is not a map of Workspace names to models", f"add a model with {how}")
+        entries = self.load(text, "a map of Workspace names to models", f"add a model with {how}")
         problems = []
         parsed: dict[str, ModelEntry] = {}
         for name, entry in entries.items():
@@ -311,9 +307,6 @@ class Models(Kind):
         if problems:
             raise Invalid("has " + "; ".join(problems), f"a model is set with {how}")
         return dict(sorted(parsed.items()))
-
-    def schema_default(self, default: Any) -> Any:
-        return dict(default)
 
 
 class SecretText:

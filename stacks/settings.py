@@ -222,7 +222,7 @@ class Settings:
         weights = self.mode.weights_gib(served.model)
         if weights is None:
             weights = served.vm_size.total_gpu_memory_gib * self.copy_nodes(served)
-        return int(weights + 80)
+        return int(weights + model_weights.SYSTEM_FILES_GIB)
 
     @property
     def pod_security_level(self) -> str:
